@@ -1,0 +1,109 @@
+"""Metadata that describes a loss: the single source for docs, CLI, plots and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# What the first argument of a loss holds, and what its x-axis is in plots.
+PRED_DOMAINS = {
+    "real": "any real number (a prediction)",
+    "logit": "any real number (a logit, the input of a sigmoid)",
+    "probability": "a probability in [0, 1]",
+    "positive": "a positive number",
+    "nonnegative": "a number >= 0",
+}
+TARGET_DOMAINS = {
+    "real": "any real number",
+    "binary": "a label in [0, 1] (hard 0/1 or soft)",
+    "sign": "a label in {-1, 1} (0 is read as -1)",
+    "nonnegative": "a count or rate >= 0",
+}
+SMOOTHNESS = {
+    "C0": "continuous, with kinks",
+    "C1": "continuously differentiable; the second derivative jumps",
+    "Cinf": "infinitely differentiable",
+    "discontinuous": "a step function",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A scalar hyperparameter with its allowed range."""
+
+    name: str
+    default: Any
+    doc: str
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    allow_none: bool = False
+    kind: str = "float"  # "float" or "bool" or "array" (an array or a number)
+
+    def range_text(self) -> str:
+        if self.kind == "bool":
+            return "True or False"
+        if self.kind == "array":
+            return "a number or an array broadcastable to pred"
+        left = "(-inf" if self.low is None else ("[" if self.low_inclusive else "(") + f"{self.low:g}"
+        right = (
+            "inf)" if self.high is None else f"{self.high:g}" + ("]" if self.high_inclusive else ")")
+        )
+        text = f"{left}, {right}"
+        return text + " or None" if self.allow_none else text
+
+
+@dataclass(frozen=True)
+class Properties:
+    """Mathematical properties, each tested against the implementation.
+
+    convex: convex in pred (the logit for logit losses).
+    robust: the gradient with respect to pred is bounded, so one outlier moves the fit by a
+        bounded amount.
+    bounded: the loss itself is bounded above.
+    nonnegative: the loss is >= 0 (false for a signed error such as the mean bias error).
+    smoothness: one of ``SMOOTHNESS``.
+    """
+
+    convex: bool
+    robust: bool
+    smoothness: str
+    bounded: bool = False
+    nonnegative: bool = True  # l >= 0, and 0 when pred equals the target (regression)
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    name: str
+    family: str
+    summary: str
+    pred_domain: str
+    target_domain: str
+    properties: Properties
+    formula: str
+    references: tuple[str, ...]
+    params: tuple[Param, ...] = ()
+    aliases: tuple[str, ...] = ()
+    framework_names: dict[str, str] = field(default_factory=dict)
+    elementwise: bool = True
+    derivative_notes: str = ""
+    when_to_use: str = ""
+
+    def __post_init__(self) -> None:
+        if self.pred_domain not in PRED_DOMAINS:
+            raise ValueError(f"{self.name}: unknown pred_domain {self.pred_domain!r}")
+        if self.target_domain not in TARGET_DOMAINS:
+            raise ValueError(f"{self.name}: unknown target_domain {self.target_domain!r}")
+        if self.properties.smoothness not in SMOOTHNESS:
+            raise ValueError(f"{self.name}: unknown smoothness {self.properties.smoothness!r}")
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}

@@ -1,0 +1,124 @@
+"""Array-namespace helpers and numerically stable primitives.
+
+Every function here takes the namespace ``xp`` first and works on any array-API array. Constants
+are built as 0-d arrays of the operand's dtype and device (a Python scalar in a two-argument
+function makes torch promote through ``result_type``, which breaks ``torch.compile`` graphs).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from array_api_compat import device as _device
+from array_api_compat import is_jax_array, is_torch_array
+
+Array = Any
+LOG2 = math.log(2.0)
+
+
+def device(x: Array) -> Any:
+    return _device(x)
+
+
+def const(xp: Any, value: float, like: Array) -> Array:
+    """A 0-d array holding ``value`` with the dtype and device of ``like``."""
+    return xp.asarray(value, dtype=like.dtype, device=_device(like))
+
+
+def compute_dtype(xp: Any, dtype: Any) -> Any:
+    """float32 and float64 compute as themselves; half precisions compute in float32."""
+    if dtype == xp.float64 or dtype == xp.float32:
+        return dtype
+    return xp.float32
+
+
+def is_tracing(x: Array) -> bool:
+    """True for a JAX tracer (inside ``jit``/``grad``/``vmap``), where values are unknown."""
+    if not is_jax_array(x):
+        return False
+    import jax
+
+    return isinstance(x, jax.core.Tracer)
+
+
+def value_range(xp: Any, x: Array) -> tuple[float, float]:
+    """(min, max) of a non-empty array as Python floats; NaN anywhere makes both NaN-like."""
+    if is_torch_array(x):
+        lo, hi = x.detach().aminmax()  # one pass instead of two
+        return float(lo), float(hi)
+    return float(xp.min(x)), float(xp.max(x))
+
+
+def where0(xp: Any, cond: Array, x: Array) -> Array:
+    """``x`` where ``cond`` holds, else 0."""
+    return xp.where(cond, x, const(xp, 0.0, x))
+
+
+def abs_(xp: Any, x: Array) -> Array:
+    """|x| whose derivative is sign(x): 0 at 0 on every backend (torch and JAX differ otherwise)."""
+    return xp.sign(x) * x
+
+
+def softplus(xp: Any, x: Array) -> Array:
+    """log(1 + exp(x)), finite for any x including +-inf, derivative sigmoid(x) everywhere.
+
+    The branch form keeps the second derivative finite at |x| = 1e4 (``logaddexp(0, x)`` gives
+    NaN there in torch) and the first derivative exactly 0.5 at x = 0 on every backend.
+    """
+    positive = x > 0
+    return where0(xp, positive, x) + xp.log1p(xp.exp(xp.where(positive, -x, x)))
+
+
+def log_sigmoid(xp: Any, x: Array) -> Array:
+    """log(sigmoid(x)) = -softplus(-x)."""
+    return -softplus(xp, -x)
+
+
+def sigmoid(xp: Any, x: Array) -> Array:
+    """1 / (1 + exp(-x)) without overflow for either sign."""
+    e = xp.exp(-abs_(xp, x))
+    one = const(xp, 1.0, x)
+    return xp.where(x >= 0, one / (one + e), e / (one + e))
+
+
+def sigmoid_pair(xp: Any, x: Array) -> tuple[Array, Array]:
+    """(sigmoid(x), sigmoid(-x)), each accurate where it is tiny (no 1 - s cancellation)."""
+    e = xp.exp(-abs_(xp, x))
+    one = const(xp, 1.0, x)
+    big = one / (one + e)
+    small = e / (one + e)
+    positive = x >= 0
+    return xp.where(positive, big, small), xp.where(positive, small, big)
+
+
+def log_add_exp(xp: Any, a: Array, b: Array) -> Array:
+    """log(exp(a) + exp(b)) that returns -inf (not NaN) when both are -inf."""
+    hi = xp.maximum(a, b)
+    lo = xp.minimum(a, b)
+    neg_inf = const(xp, -math.inf, hi)
+    both_empty = hi == neg_inf
+    hi_safe = xp.where(both_empty, const(xp, 0.0, hi), hi)
+    lo_safe = xp.where(both_empty, const(xp, 0.0, lo), lo)
+    return xp.where(both_empty, neg_inf, hi_safe + xp.log1p(xp.exp(lo_safe - hi_safe)))
+
+
+def safe_log(xp: Any, x: Array, floor: float) -> Array:
+    """max(log(x), floor) with a zero (not NaN) derivative where x is 0 or the floor applies."""
+    positive = x > 0
+    logged = xp.log(xp.where(positive, x, const(xp, 1.0, x)))
+    return xp.maximum(xp.where(positive, logged, const(xp, floor, x)), const(xp, floor, x))
+
+
+def log_or_neg_inf(xp: Any, x: Array) -> Array:
+    """log(x) for x >= 0 with log(0) = -inf and no warning or NaN derivative at 0."""
+    positive = x > 0
+    logged = xp.log(xp.where(positive, x, const(xp, 1.0, x)))
+    return xp.where(positive, logged, const(xp, -math.inf, x))
+
+
+def safe_sqrt(xp: Any, x: Array) -> Array:
+    """sqrt(x) for x >= 0 whose derivative at 0 is 0 instead of inf (double-where)."""
+    positive = x > 0
+    root = xp.sqrt(xp.where(positive, x, const(xp, 1.0, x)))
+    return where0(xp, positive, root)

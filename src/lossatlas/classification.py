@@ -1,0 +1,401 @@
+"""Binary (and multi-label) classification losses on probabilities or logits, elementwise.
+
+Targets are in [0, 1]: hard 0/1 labels or soft labels. Losses that take logits are finite and
+have finite derivatives for any logit, saturated (+-1e4) and infinite ones included.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._loss import ElementwiseLoss
+from ._registry import register
+from ._spec import LossSpec, Param, Properties
+from ._xp import const, log_add_exp, log_or_neg_inf, log_sigmoid, safe_log, sigmoid_pair, softplus
+
+TORCH_LOG_FLOOR = -100.0  # PyTorch's BCELoss clamps each log term at -100
+
+
+# ---- shared pieces: the two-term cross entropy with coefficients ------------------------------
+def _times_finite(xp: Any, coef: Any, term: Any) -> Any:
+    """coef * term, with 0 where coef is 0 even if term is inf (the limit, not NaN)."""
+    return coef * xp.where(coef == 0, const(xp, 0.0, term), term)
+
+
+def _logit_ce(xp: Any, x: Any, pos: Any, neg: Any) -> Any:
+    """pos * -log(sigmoid(x)) + neg * -log(1 - sigmoid(x)) for logits x."""
+    return _times_finite(xp, pos, softplus(xp, -x)) + _times_finite(xp, neg, softplus(xp, x))
+
+
+def _logit_ce_grad(xp: Any, x: Any, pos: Any, neg: Any) -> Any:
+    s, s_neg = sigmoid_pair(xp, x)
+    return neg * s - pos * s_neg
+
+
+def _logit_ce_hess(xp: Any, x: Any, pos: Any, neg: Any) -> Any:
+    s, s_neg = sigmoid_pair(xp, x)
+    return (pos + neg) * s * s_neg
+
+
+def _prob_logs(xp: Any, p: Any, eps: float | None) -> tuple[Any, Any, Any, Any]:
+    """(log p, log(1-p), where d log p / dp is live, where d log(1-p) / dp is live).
+
+    eps=None: PyTorch's convention, each log clamped at -100. Otherwise p is clipped to
+    [eps, 1 - eps] first, as TensorFlow and Keras do (no gradient outside that interval).
+    """
+    if eps is None:
+        log_p = safe_log(xp, p, TORCH_LOG_FLOOR)
+        log_q = safe_log(xp, 1.0 - p, TORCH_LOG_FLOOR)
+        return log_p, log_q, log_p > TORCH_LOG_FLOOR, log_q > TORCH_LOG_FLOOR
+    low, high = const(xp, eps, p), const(xp, 1.0 - eps, p)
+    clipped = xp.where(p < low, low, xp.where(p > high, high, p))
+    inside = (p >= low) & (p <= high)
+    return xp.log(clipped), xp.log(1.0 - clipped), inside, inside
+
+
+def _clip(xp: Any, p: Any, eps: float | None) -> Any:
+    if eps is None:
+        return p
+    low, high = const(xp, eps, p), const(xp, 1.0 - eps, p)
+    return xp.where(p < low, low, xp.where(p > high, high, p))
+
+
+def _prob_ce(xp: Any, p: Any, pos: Any, neg: Any, eps: float | None) -> Any:
+    log_p, log_q, _, _ = _prob_logs(xp, p, eps)
+    return -(pos * log_p + neg * log_q)
+
+
+def _prob_ce_grad(xp: Any, p: Any, pos: Any, neg: Any, eps: float | None) -> Any:
+    _, _, live_p, live_q = _prob_logs(xp, p, eps)
+    pc = _clip(xp, p, eps)
+    one = const(xp, 1.0, p)
+    d_log_p = xp.where(live_p, one / xp.where(live_p, pc, one), const(xp, 0.0, p))
+    d_log_q = xp.where(live_q, one / xp.where(live_q, 1.0 - pc, one), const(xp, 0.0, p))
+    return neg * d_log_q - pos * d_log_p
+
+
+def _prob_ce_hess(xp: Any, p: Any, pos: Any, neg: Any, eps: float | None) -> Any:
+    _, _, live_p, live_q = _prob_logs(xp, p, eps)
+    pc = _clip(xp, p, eps)
+    one = const(xp, 1.0, p)
+    inv_p = xp.where(live_p, one / xp.where(live_p, pc, one), const(xp, 0.0, p))
+    inv_q = xp.where(live_q, one / xp.where(live_q, 1.0 - pc, one), const(xp, 0.0, p))
+    return pos * inv_p * inv_p + neg * inv_q * inv_q
+
+
+_EPS = Param("eps", None, "clip probabilities to [eps, 1-eps] (Keras/TensorFlow); None clamps "
+             "each log at -100 (PyTorch)", low=0.0, high=0.5, low_inclusive=False,
+             high_inclusive=False, allow_none=True)
+
+
+# ---- losses -------------------------------------------------------------------------------------
+class BinaryCrossEntropy(ElementwiseLoss):
+    r"""Binary cross entropy on probabilities (PyTorch's ``BCELoss`` by default).
+
+    .. math:: \ell(p, y) = -\left[y \log p + (1 - y)\log(1 - p)\right]
+
+    ``eps=None`` clamps each log at -100 as PyTorch does; ``eps=1e-7`` clips p to
+    ``[eps, 1 - eps]`` as Keras and TensorFlow do. Prefer ``binary_cross_entropy_with_logits``
+    for training: it is exact where a sigmoid output has saturated.
+    ``grad = -y/p + (1-y)/(1-p)``, ``hess = y/p^2 + (1-y)/(1-p)^2``, each term 0 where its log
+    is clamped or p is clipped (PyTorch's own backward gives (p-y)/1e-12 at p exactly 0 or 1).
+    """
+
+    spec = LossSpec(
+        name="binary_cross_entropy",
+        family="classification",
+        summary="Binary cross entropy on probabilities: the Bernoulli negative log-likelihood.",
+        pred_domain="probability",
+        target_domain="binary",
+        properties=Properties(convex=True, robust=False, smoothness="Cinf"),
+        formula=r"\ell(p, y) = -\left[y\log p + (1-y)\log(1-p)\right]",
+        references=("Cox, D. R. (1958). The regression analysis of binary sequences. "
+                    "JRSS B 20(2), 215-242.",),
+        params=(_EPS,),
+        aliases=("bce", "BCELoss", "BinaryCrossentropy", "binary_crossentropy", "log_loss"),
+        framework_names={
+            "pytorch": "torch.nn.BCELoss, torch.nn.functional.binary_cross_entropy",
+            "keras": "keras.losses.BinaryCrossentropy, keras.losses.binary_crossentropy",
+            "tensorflow": "tf.keras.losses.BinaryCrossentropy, tf.compat.v1.losses.log_loss",
+            "paddle": "paddle.nn.BCELoss, paddle.nn.functional.binary_cross_entropy",
+            "sklearn": "sklearn.metrics.log_loss",
+        },
+        derivative_notes="with respect to p: grad = -y/p + (1-y)/(1-p), hess = y/p^2 + "
+        "(1-y)/(1-p)^2; a term is 0 where its log is clamped (eps=None) or p is clipped.",
+        when_to_use="Binary or multi-label targets when the model already outputs probabilities.",
+    )
+
+    def _value(self, xp: Any, pred: Any, target: Any, *, eps: float | None) -> Any:
+        return _prob_ce(xp, pred, target, 1.0 - target, eps)
+
+    def _grad(self, xp: Any, pred: Any, target: Any, *, eps: float | None) -> Any:
+        return _prob_ce_grad(xp, pred, target, 1.0 - target, eps)
+
+    def _hess(self, xp: Any, pred: Any, target: Any, *, eps: float | None) -> Any:
+        return _prob_ce_hess(xp, pred, target, 1.0 - target, eps)
+
+
+class BinaryCrossEntropyWithLogits(ElementwiseLoss):
+    r"""Binary cross entropy on logits (PyTorch's ``BCEWithLogitsLoss``), exact for any logit.
+
+    .. math:: \ell(x, y) = w_+\, y' \log(1 + e^{-x}) + (1 - y')\log(1 + e^{x}),\quad
+              y' = y(1 - s) + s/2
+
+    with ``w_+ = pos_weight`` (TensorFlow's ``weighted_cross_entropy_with_logits``) and
+    ``s = label_smoothing``. Finite for logits of +-1e4 and gives the limit at +-inf (0, or inf
+    for a confidently wrong infinite logit), never NaN.
+    ``grad = (1-y') sigmoid(x) - w_+ y' sigmoid(-x)``,
+    ``hess = (w_+ y' + 1 - y') sigmoid(x) sigmoid(-x)``.
+    """
+
+    spec = LossSpec(
+        name="binary_cross_entropy_with_logits",
+        family="classification",
+        summary="Binary cross entropy on logits, with pos_weight and label smoothing.",
+        pred_domain="logit",
+        target_domain="binary",
+        properties=Properties(convex=True, robust=True, smoothness="Cinf"),
+        formula=r"\ell(x, y) = w_+\,y\log(1 + e^{-x}) + (1-y)\log(1 + e^{x})",
+        references=("Cox, D. R. (1958). The regression analysis of binary sequences. "
+                    "JRSS B 20(2), 215-242.",
+                    "Szegedy, C. et al. (2016). Rethinking the Inception Architecture for "
+                    "Computer Vision (label smoothing). CVPR.",),
+        params=(
+            Param("pos_weight", None, "weight of the positive term (per class: broadcast to "
+                  "pred)", kind="array", allow_none=True),
+            Param("label_smoothing", 0.0, "targets become y(1-s) + s/2", low=0.0, high=1.0),
+        ),
+        aliases=("bce_with_logits", "BCEWithLogitsLoss", "sigmoid_binary_cross_entropy",
+                 "sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits"),
+        framework_names={
+            "pytorch": "torch.nn.BCEWithLogitsLoss, "
+            "torch.nn.functional.binary_cross_entropy_with_logits",
+            "keras": "keras.losses.BinaryCrossentropy(from_logits=True)",
+            "tensorflow": "tf.nn.sigmoid_cross_entropy_with_logits, "
+            "tf.nn.weighted_cross_entropy_with_logits",
+            "paddle": "paddle.nn.BCEWithLogitsLoss",
+            "optax": "optax.sigmoid_binary_cross_entropy",
+        },
+        derivative_notes="with respect to the logit: grad = (1-y') sigmoid(x) - w y' sigmoid(-x), "
+        "hess = (w y' + 1 - y') sigmoid(x) sigmoid(-x).",
+        when_to_use="The default for binary and multi-label classification from logits.",
+    )
+
+    def _coefs(self, xp: Any, target: Any, pos_weight: Any, label_smoothing: float
+               ) -> tuple[Any, Any]:
+        y = target if label_smoothing == 0 else target * (1.0 - label_smoothing) + 0.5 * label_smoothing
+        pos = y if pos_weight is None else pos_weight * y
+        return pos, 1.0 - y
+
+    def _value(self, xp: Any, pred: Any, target: Any, *, pos_weight: Any,
+               label_smoothing: float) -> Any:
+        return _logit_ce(xp, pred, *self._coefs(xp, target, pos_weight, label_smoothing))
+
+    def _grad(self, xp: Any, pred: Any, target: Any, *, pos_weight: Any,
+              label_smoothing: float) -> Any:
+        return _logit_ce_grad(xp, pred, *self._coefs(xp, target, pos_weight, label_smoothing))
+
+    def _hess(self, xp: Any, pred: Any, target: Any, *, pos_weight: Any,
+              label_smoothing: float) -> Any:
+        return _logit_ce_hess(xp, pred, *self._coefs(xp, target, pos_weight, label_smoothing))
+
+
+class BalancedCrossEntropy(ElementwiseLoss):
+    r"""Balanced cross entropy: positives weighted ``beta``, negatives ``1 - beta``.
+
+    .. math:: \ell(p, y) = -\left[\beta\, y \log p + (1 - \beta)(1 - y)\log(1 - p)\right]
+
+    ``beta = 0.5`` is half the plain binary cross entropy. pred is a probability, or a logit with
+    ``from_logits=True`` (then exact for any logit). ``eps`` clips probabilities as in
+    :func:`binary_cross_entropy`. Derivatives are with respect to pred (p or the logit).
+    """
+
+    spec = LossSpec(
+        name="balanced_cross_entropy",
+        family="classification",
+        summary="Cross entropy with fixed class weights beta and 1 - beta (class imbalance).",
+        pred_domain="probability",
+        target_domain="binary",
+        properties=Properties(convex=True, robust=False, smoothness="Cinf"),
+        formula=r"\ell(p, y) = -\left[\beta\,y\log p + (1-\beta)(1-y)\log(1-p)\right]",
+        references=("Xie, S., Tu, Z. (2015). Holistically-Nested Edge Detection. ICCV "
+                    "(class-balanced cross entropy).",),
+        params=(
+            Param("beta", 0.5, "weight of the positive class", low=0.0, high=1.0),
+            Param("from_logits", False, "pred holds logits instead of probabilities", kind="bool"),
+            _EPS,
+        ),
+        aliases=("balanced_bce", "class_balanced_cross_entropy"),
+        derivative_notes="as binary cross entropy with coefficients beta*y and (1-beta)*(1-y).",
+        when_to_use="Imbalanced binary targets (edges, lesions) with a known class ratio.",
+    )
+
+    def _pred_domain(self, params: dict[str, Any]) -> str:
+        return "logit" if params["from_logits"] else "probability"
+
+    def _coefs(self, target: Any, beta: float) -> tuple[Any, Any]:
+        return beta * target, (1.0 - beta) * (1.0 - target)
+
+    def _value(self, xp: Any, pred: Any, target: Any, *, beta: float, from_logits: bool,
+               eps: float | None) -> Any:
+        pos, neg = self._coefs(target, beta)
+        return _logit_ce(xp, pred, pos, neg) if from_logits else _prob_ce(xp, pred, pos, neg, eps)
+
+    def _grad(self, xp: Any, pred: Any, target: Any, *, beta: float, from_logits: bool,
+              eps: float | None) -> Any:
+        pos, neg = self._coefs(target, beta)
+        if from_logits:
+            return _logit_ce_grad(xp, pred, pos, neg)
+        return _prob_ce_grad(xp, pred, pos, neg, eps)
+
+    def _hess(self, xp: Any, pred: Any, target: Any, *, beta: float, from_logits: bool,
+              eps: float | None) -> Any:
+        pos, neg = self._coefs(target, beta)
+        if from_logits:
+            return _logit_ce_hess(xp, pred, pos, neg)
+        return _prob_ce_hess(xp, pred, pos, neg, eps)
+
+
+class FocalLoss(ElementwiseLoss):
+    r"""Binary / multi-label focal loss (Lin et al. 2017); ``torchvision.ops.sigmoid_focal_loss``.
+
+    .. math:: \ell = \alpha_t (1 - p_t)^\gamma\, \mathrm{CE}(p, y),\quad
+              p_t = p y + (1-p)(1-y),\ \alpha_t = \alpha y + (1-\alpha)(1-y)
+
+    ``alpha=None`` drops the class weight; ``gamma = 0`` gives (alpha-weighted) cross entropy.
+    On logits (the default), ``(1 - p_t)^gamma`` is evaluated as ``exp(gamma * log(1 - p_t))``
+    with ``log(1 - p_t)`` in log-sigmoid space, so the value, gradient and Hessian stay finite at
+    saturated logits for every gamma >= 0, gamma < 1 included (where ``(1-p_t)^(gamma-1)`` would
+    otherwise overflow). Soft labels in [0, 1] follow torchvision's formula.
+
+    With ``from_logits=False`` pred is a probability (logs clamped at -100, or clipped with
+    ``eps``); there the true second derivative at ``p == y`` is infinite for gamma < 1, and
+    ``hess`` drops the singular terms at that single point.
+    """
+
+    spec = LossSpec(
+        name="focal_loss",
+        family="classification",
+        summary="Focal loss: cross entropy down-weighted on easy examples, for dense detection.",
+        pred_domain="logit",
+        target_domain="binary",
+        properties=Properties(convex=False, robust=True, smoothness="Cinf"),
+        formula=r"\ell = -\alpha_t\,(1 - p_t)^{\gamma}\,\log p_t",
+        references=("Lin, T.-Y., Goyal, P., Girshick, R., He, K., Dollár, P. (2017). Focal Loss "
+                    "for Dense Object Detection. ICCV. arXiv:1708.02002.",),
+        params=(
+            Param("alpha", 0.25, "weight of the positive class; None for no class weight",
+                  low=0.0, high=1.0, allow_none=True),
+            Param("gamma", 2.0, "focusing parameter: 0 is cross entropy", low=0.0),
+            Param("from_logits", True, "pred holds logits (True) or probabilities", kind="bool"),
+            _EPS,
+        ),
+        aliases=("focal", "sigmoid_focal_loss", "binary_focal_crossentropy",
+                 "BinaryFocalCrossentropy", "sigmoid_focal"),
+        framework_names={
+            "pytorch": "torchvision.ops.sigmoid_focal_loss",
+            "keras": "keras.losses.BinaryFocalCrossentropy",
+            "tensorflow": "tfa.losses.SigmoidFocalCrossEntropy",
+            "paddle": "paddle.nn.functional.sigmoid_focal_loss",
+            "optax": "optax.sigmoid_focal_loss",
+        },
+        derivative_notes="with respect to the logit (or p when from_logits=False), in closed "
+        "form; finite at saturated logits for every gamma >= 0.",
+        when_to_use="Heavy class imbalance with many easy negatives (dense detection, segmentation).",
+    )
+
+    def _pred_domain(self, params: dict[str, Any]) -> str:
+        return "logit" if params["from_logits"] else "probability"
+
+    def _alpha_t(self, target: Any, alpha: float | None) -> Any:
+        return 1.0 if alpha is None else alpha * target + (1.0 - alpha) * (1.0 - target)
+
+    # logit space ---------------------------------------------------------------------------
+    def _log_one_minus_pt(self, xp: Any, x: Any, y: Any) -> Any:
+        """log(1 - p_t) = log((1-y) sigmoid(x) + y sigmoid(-x)), finite slope for any x."""
+        return log_add_exp(xp, log_or_neg_inf(xp, 1.0 - y) + log_sigmoid(xp, x),
+                           log_or_neg_inf(xp, y) + log_sigmoid(xp, -x))
+
+    def _logit_parts(self, xp: Any, x: Any, y: Any, gamma: float) -> tuple[Any, Any, Any]:
+        """(cross entropy, (1-p_t)^gamma, q = (d(1-p_t)/dx) / (1-p_t)), all finite."""
+        ce = _logit_ce(xp, x, y, 1.0 - y)
+        log_u = self._log_one_minus_pt(xp, x, y)
+        modulator = xp.ones_like(x) if gamma == 0 else xp.exp(gamma * log_u)
+        c = 1.0 - 2.0 * y
+        empty = log_u == -math.inf
+        safe_log_u = xp.where(empty, const(xp, 0.0, log_u), log_u)
+        # sigmoid(x) sigmoid(-x) / (1 - p_t), bounded; its limit is 1 where 1 - p_t underflows
+        ratio = xp.exp(log_sigmoid(xp, x) + log_sigmoid(xp, -x) - safe_log_u)
+        q = c * xp.where(empty, const(xp, 1.0, ratio), ratio)
+        return ce, modulator, q
+
+    def _value(self, xp: Any, pred: Any, target: Any, *, alpha: float | None, gamma: float,
+               from_logits: bool, eps: float | None) -> Any:
+        y = target
+        if from_logits:
+            ce = _logit_ce(xp, pred, y, 1.0 - y)
+            if gamma == 0:
+                return self._alpha_t(y, alpha) * ce
+            modulator = xp.exp(gamma * self._log_one_minus_pt(xp, pred, y))
+            return self._alpha_t(y, alpha) * _times_finite(xp, modulator, ce)
+        p = _clip(xp, pred, eps)
+        u = p * (1.0 - y) + (1.0 - p) * y
+        return self._alpha_t(y, alpha) * u**gamma * _prob_ce(xp, pred, y, 1.0 - y, eps)
+
+    def _grad(self, xp: Any, pred: Any, target: Any, *, alpha: float | None, gamma: float,
+              from_logits: bool, eps: float | None) -> Any:
+        y = target
+        a_t = self._alpha_t(y, alpha)
+        if from_logits:
+            ce, g, q = self._logit_parts(xp, pred, y, gamma)
+            s, _ = sigmoid_pair(xp, pred)
+            q_ce = _times_finite(xp, q, ce)
+            return a_t * g * (gamma * q_ce + (s - y))
+        u, c, ce, d_ce, _ = self._prob_parts(xp, pred, y, eps)
+        g = u**gamma
+        return a_t * (gamma * c * self._pow_times(xp, u, gamma - 1.0, ce) + g * d_ce)
+
+    def _hess(self, xp: Any, pred: Any, target: Any, *, alpha: float | None, gamma: float,
+              from_logits: bool, eps: float | None) -> Any:
+        y = target
+        a_t = self._alpha_t(y, alpha)
+        if from_logits:
+            ce, g, q = self._logit_parts(xp, pred, y, gamma)
+            s, s_neg = sigmoid_pair(xp, pred)
+            q_ce = _times_finite(xp, q, ce)
+            inner = (gamma * ((gamma - 1.0) * q * q_ce + q_ce * (s_neg - s))
+                     + 2.0 * gamma * q * (s - y) + s * s_neg)
+            return a_t * g * inner
+        u, c, ce, d_ce, dd_ce = self._prob_parts(xp, pred, y, eps)
+        return a_t * (
+            gamma * (gamma - 1.0) * c * c * self._pow_times(xp, u, gamma - 2.0, ce)
+            + 2.0 * gamma * c * self._pow_times(xp, u, gamma - 1.0, d_ce)
+            + u**gamma * dd_ce
+        )
+
+    # probability space ---------------------------------------------------------------------
+    def _prob_parts(self, xp: Any, p: Any, y: Any, eps: float | None) -> tuple[Any, ...]:
+        pc = _clip(xp, p, eps)
+        u = pc * (1.0 - y) + (1.0 - pc) * y
+        return (u, 1.0 - 2.0 * y, _prob_ce(xp, p, y, 1.0 - y, eps),
+                _prob_ce_grad(xp, p, y, 1.0 - y, eps), _prob_ce_hess(xp, p, y, 1.0 - y, eps))
+
+    def _pow_times(self, xp: Any, u: Any, power: float, factor: Any) -> Any:
+        """u**power * factor, taken as 0 where u == 0 (the singular point p == y)."""
+        positive = u > 0
+        safe = xp.where(positive, u, const(xp, 1.0, u))
+        return xp.where(positive, safe**power * factor, const(xp, 0.0, u))
+
+
+binary_cross_entropy = register(BinaryCrossEntropy())
+binary_cross_entropy_with_logits = register(BinaryCrossEntropyWithLogits())
+balanced_cross_entropy = register(BalancedCrossEntropy())
+focal_loss = register(FocalLoss())
+
+__all__ = [
+    "balanced_cross_entropy",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "focal_loss",
+]

@@ -1,0 +1,565 @@
+"""Regression losses of the residual ``r = pred - target``, elementwise.
+
+Each loss is an object: call it for the (reduced) loss, use ``.grad`` / ``.hess`` for the
+analytic per-element derivatives with respect to pred, ``.spec`` for its metadata.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._loss import REQUIRED, ElementwiseLoss, Loss
+from ._reduce import reduce_loss
+from ._registry import register
+from ._spec import LossSpec, Param, Properties
+from ._validate import LossInputError, check_interval
+from ._xp import LOG2, abs_, const, safe_sqrt, sigmoid_pair, softplus, where0
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _zeros(xp: Any, x: Any) -> Any:
+    return xp.zeros_like(x)
+
+
+def _ones(xp: Any, x: Any) -> Any:
+    return xp.ones_like(x)
+
+
+class MeanAbsoluteError(ElementwiseLoss):
+    r"""Mean absolute error (L1 loss): ``|pred - target|``.
+
+    Formula: :math:`\ell(r) = |r|`, :math:`r = \hat y - y`.
+    Derivatives: ``grad = sign(r)`` with the subgradient 0 at r = 0 on every backend;
+    ``hess = 0`` everywhere (the true second derivative is 0 off the kink and undefined at it).
+    """
+
+    spec = LossSpec(
+        name="mae",
+        family="regression",
+        summary="Mean absolute error: the median-seeking, outlier-robust L1 loss.",
+        pred_domain="real",
+        target_domain="real",
+        properties=Properties(convex=True, robust=True, smoothness="C0"),
+        formula=r"\ell(\hat y, y) = |\hat y - y|",
+        references=("Laplace, P.-S. (1774). Mémoire sur la probabilité des causes par les évènements.",),
+        aliases=("l1_loss", "l1", "mean_absolute_error", "L1Loss", "MeanAbsoluteError", "absolute_difference"),
+        framework_names={
+            "pytorch": "torch.nn.L1Loss, torch.nn.functional.l1_loss",
+            "keras": "keras.losses.MeanAbsoluteError, keras.losses.mean_absolute_error",
+            "tensorflow": "tf.keras.losses.MAE, tf.compat.v1.losses.absolute_difference",
+            "paddle": "paddle.nn.L1Loss, paddle.nn.functional.l1_loss",
+        },
+        derivative_notes="grad is sign(r), 0 at r = 0; hess is 0 everywhere.",
+        when_to_use="Targets with outliers or heavy-tailed noise; it estimates the conditional median.",
+    )
+
+    def _value(self, xp: Any, pred: Any, target: Any) -> Any:
+        return abs_(xp, pred - target)
+
+    def _grad(self, xp: Any, pred: Any, target: Any) -> Any:
+        return xp.sign(pred - target)
+
+    def _hess(self, xp: Any, pred: Any, target: Any) -> Any:
+        return _zeros(xp, pred)
+
+
+class MeanSquaredError(ElementwiseLoss):
+    r"""Mean squared error (L2 loss): ``(pred - target)**2``.
+
+    Formula: :math:`\ell(r) = r^2`. Derivatives: ``grad = 2 r``, ``hess = 2``.
+    Note that optax's ``l2_loss`` is half of this (``optax.squared_error`` is this).
+    """
+
+    spec = LossSpec(
+        name="mse",
+        family="regression",
+        summary="Mean squared error: the mean-seeking L2 loss, the Gaussian negative log-likelihood.",
+        pred_domain="real",
+        target_domain="real",
+        properties=Properties(convex=True, robust=False, smoothness="Cinf"),
+        formula=r"\ell(\hat y, y) = (\hat y - y)^2",
+        references=(
+            "Legendre, A.-M. (1805). Nouvelles méthodes pour la détermination des orbites des comètes.",
+            "Gauss, C. F. (1809). Theoria motus corporum coelestium.",
+        ),
+        aliases=("l2_loss", "l2", "mean_squared_error", "MSELoss", "MeanSquaredError", "squared_error"),
+        framework_names={
+            "pytorch": "torch.nn.MSELoss, torch.nn.functional.mse_loss",
+            "keras": "keras.losses.MeanSquaredError, keras.losses.mean_squared_error",
+            "tensorflow": "tf.keras.losses.MSE, tf.compat.v1.losses.mean_squared_error",
+            "paddle": "paddle.nn.MSELoss, paddle.nn.functional.mse_loss",
+            "optax": "optax.squared_error (optax.l2_loss is half of it)",
+        },
+        derivative_notes="grad = 2 r, hess = 2.",
+        when_to_use="Gaussian noise without outliers; it estimates the conditional mean.",
+    )
+
+    def _value(self, xp: Any, pred: Any, target: Any) -> Any:
+        r = pred - target
+        return r * r
+
+    def _grad(self, xp: Any, pred: Any, target: Any) -> Any:
+        return 2.0 * (pred - target)
+
+    def _hess(self, xp: Any, pred: Any, target: Any) -> Any:
+        return 2.0 * _ones(xp, pred)
+
+
+class RootMeanSquaredError(Loss):
+    r"""Root mean squared error: ``sqrt(reduce((pred - target)**2))``.
+
+    Defined over a reduction only: ``"mean"`` gives ``sqrt(sum(w r^2) / sum(w))``, ``"sum"`` the
+    Euclidean norm of the (weighted) residual; ``reduction="none"`` raises. Its gradient at a
+    perfect fit is 0 (the square root's infinite slope at 0 is not propagated).
+    """
+
+    spec = LossSpec(
+        name="rmse",
+        family="regression",
+        summary="Root mean squared error: MSE on the scale of the target.",
+        pred_domain="real",
+        target_domain="real",
+        properties=Properties(convex=True, robust=False, smoothness="C0"),
+        formula=r"L = \sqrt{\tfrac{1}{n}\textstyle\sum_i (\hat y_i - y_i)^2}",
+        references=("Gauss, C. F. (1809). Theoria motus corporum coelestium.",),
+        aliases=("root_mean_squared_error", "RootMeanSquaredError"),
+        framework_names={
+            "keras": "keras.metrics.RootMeanSquaredError",
+            "tensorflow": "tf.keras.metrics.RootMeanSquaredError",
+        },
+        elementwise=False,
+        derivative_notes="Not elementwise: no per-element grad or hess.",
+        when_to_use="Reporting squared error in the units of the target.",
+    )
+
+    def _value(self, xp: Any, pred: Any, target: Any) -> Any:
+        r = pred - target
+        return r * r
+
+    def _forward(self, xp: Any, pred: Any, target: Any, weight: Any, reduction: str,
+                 params: dict[str, Any]) -> Any:
+        if reduction == "none":
+            raise LossInputError(
+                self.name, "reduction", "'mean', 'sum' or 'sum_by_nonzero_weights' "
+                "(the root is taken of a reduced squared error)", "'none'",
+            )
+        squared = reduce_loss(xp, self._value(xp, pred, target), weight, reduction,
+                              function=self.name)
+        return safe_sqrt(xp, squared)
+
+
+class MeanBiasError(ElementwiseLoss):
+    r"""Mean bias error: the signed residual ``pred - target``.
+
+    Not a loss to minimise (it is unbounded below) but a diagnostic: its mean is positive when
+    predictions are too high on average. ``grad = 1``, ``hess = 0``.
+    """
+
+    spec = LossSpec(
+        name="mean_bias_error",
+        family="regression",
+        summary="Mean bias error: the signed mean residual, a diagnostic of systematic bias.",
+        pred_domain="real",
+        target_domain="real",
+        properties=Properties(convex=True, robust=True, smoothness="Cinf", nonnegative=False),
+        formula=r"\ell(\hat y, y) = \hat y - y",
+        references=("Willmott, C. J. (1982). Some comments on the evaluation of model performance. "
+                    "Bulletin of the American Meteorological Society 63(11).",),
+        aliases=("mbe", "bias"),
+        derivative_notes="grad = 1, hess = 0.",
+        when_to_use="Checking whether a model over- or under-predicts on average; not for training.",
+    )
+
+    def _value(self, xp: Any, pred: Any, target: Any) -> Any:
+        return pred - target
+
+    def _grad(self, xp: Any, pred: Any, target: Any) -> Any:
+        return _ones(xp, pred)
+
+    def _hess(self, xp: Any, pred: Any, target: Any) -> Any:
+        return _zeros(xp, pred)
+
+
+class Huber(ElementwiseLoss):
+    r"""Huber loss (PyTorch's ``HuberLoss``): quadratic near 0, linear beyond ``delta``.
+
+    .. math:: \ell(r) = \begin{cases} r^2/2 & |r| < \delta \\ \delta(|r| - \delta/2) & \text{else}\end{cases}
+
+    ``huber(delta) == delta * smooth_l1(beta=delta)``. ``grad = clip(r, -delta, delta)``;
+    ``hess = 1`` for ``|r| < delta`` and 0 otherwise (0 at ``|r| = delta`` exactly).
+    """
+
+    spec = LossSpec(
+        name="huber",
+        family="regression",
+        summary="Huber loss: squared error for small residuals, absolute error for large ones.",
+        pred_domain="real",
+        target_domain="real",
+        properties=Properties(convex=True, robust=True, smoothness="C1"),
+        formula=r"\ell(r) = \begin{cases} \tfrac12 r^2 & |r| < \delta \\ \delta\,(|r| - \tfrac12\delta) & |r| \ge \delta \end{cases}",
+        references=("Huber, P. J. (1964). Robust Estimation of a Location Parameter. "
+                    "Annals of Mathematical Statistics 35(1), 73-101.",),
+        params=(Param("delta", 1.0, "threshold between the quadratic and linear parts",
+                      low=0.0, low_inclusive=False),),
+        aliases=("huber_loss", "HuberLoss"),
+        framework_names={
+            "pytorch": "torch.nn.HuberLoss, torch.nn.functional.huber_loss",
+            "keras": "keras.losses.Huber",
+            "tensorflow": "tf.keras.losses.Huber, tf.compat.v1.losses.huber_loss",
+            "paddle": "paddle.nn.SmoothL1Loss (its delta is Huber's delta)",
+            "optax": "optax.huber_loss",
+        },
+        derivative_notes="grad = clip(r, -delta, delta); hess = 1 where |r| < delta, else 0.",
+        when_to_use="Regression with some outliers when you still want MSE's behaviour near the fit.",
+    )
+
+    def _value(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
+        r = pred - target
+        a = abs_(xp, r)
+        return xp.where(a < delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+
+    def _grad(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
+        r = pred - target
+        return xp.where(abs_(xp, r) < delta, r, delta * xp.sign(r))
+
+    def _hess(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
+        r = pred - target
+        return xp.astype(abs_(xp, r) < delta, pred.dtype)
+
+
+class SmoothL1(ElementwiseLoss):
+    r"""Smooth L1 loss (PyTorch's ``SmoothL1Loss``, Fast R-CNN): Huber divided by ``beta``.
+
+    .. math:: \ell(r) = \begin{cases} r^2/(2\beta) & |r| < \beta \\ |r| - \beta/2 & \text{else}\end{cases}
+
+    ``beta = 0`` is the L1 loss. ``grad = r/beta`` inside, ``sign(r)`` outside; ``hess = 1/beta``
+    inside and 0 outside (0 everywhere when ``beta = 0``).
+    """
+
+    spec = LossSpec(
+        name="smooth_l1",
+        family="regression",
+        summary="Smooth L1 loss: L1 with a quadratic piece of width beta around 0.",
+        pred_domain="real",
+        target_domain="real",
+        properties=Properties(convex=True, robust=True, smoothness="C1"),
+        formula=r"\ell(r) = \begin{cases} \tfrac{r^2}{2\beta} & |r| < \beta \\ |r| - \tfrac{\beta}{2} & |r| \ge \beta \end{cases}",
+        references=("Girshick, R. (2015). Fast R-CNN. ICCV. arXiv:1504.08083.",),
+        params=(Param("beta", 1.0, "width of the quadratic region; 0 gives L1", low=0.0),),
+        aliases=("smooth_l1_loss", "SmoothL1Loss"),
+        framework_names={"pytorch": "torch.nn.SmoothL1Loss, torch.nn.functional.smooth_l1_loss"},
+        derivative_notes="grad = r/beta where |r| < beta, else sign(r); hess = 1/beta inside, else 0.",
+        when_to_use="Box regression in detectors; L1 that stays differentiable at 0.",
+    )
+
+    def _value(self, xp: Any, pred: Any, target: Any, *, beta: float) -> Any:
+        r = pred - target
+        a = abs_(xp, r)
+        if beta == 0:
+            return a
+        return xp.where(a < beta, (0.5 / beta) * r * r, a - 0.5 * beta)
+
+    def _grad(self, xp: Any, pred: Any, target: Any, *, beta: float) -> Any:
+        r = pred - target
+        if beta == 0:
+            return xp.sign(r)
+        return xp.where(abs_(xp, r) < beta, r / beta, xp.sign(r))
+
+    def _hess(self, xp: Any, pred: Any, target: Any, *, beta: float) -> Any:
+        r = pred - target
+        if beta == 0:
+            return _zeros(xp, pred)
+        return xp.astype(abs_(xp, r) < beta, pred.dtype) / beta
+
+
+class PseudoHuber(ElementwiseLoss):
+    r"""Pseudo-Huber (Charbonnier) loss: a smooth Huber, ``delta**2 * (sqrt(1 + (r/delta)**2) - 1)``.
+
+    Computed as ``r * (r / (1 + hypot(1, r/delta)))``: no cancellation near 0, no overflow for
+    large residuals. ``grad = r / hypot(1, r/delta)``, ``hess = hypot(1, r/delta)**-3``.
+    """
+
+    spec = LossSpec(
+        name="pseudo_huber",
+        family="regression",
+        summary="Pseudo-Huber loss: quadratic near 0, asymptotically linear, smooth everywhere.",
+        pred_domain="real",
+        target_domain="real",
+        properties=Properties(convex=True, robust=True, smoothness="Cinf"),
+        formula=r"\ell(r) = \delta^2\left(\sqrt{1 + (r/\delta)^2} - 1\right)",
+        references=(
+            "Charbonnier, P., Blanc-Féraud, L., Aubert, G., Barlaud, M. (1997). Deterministic "
+            "edge-preserving regularization in computed imaging. IEEE Trans. Image Processing 6(2).",
+            "Hartley, R., Zisserman, A. (2003). Multiple View Geometry in Computer Vision, A6.8.",
+        ),
+        params=(Param("delta", 1.0, "scale where the loss turns from quadratic to linear",
+                      low=0.0, low_inclusive=False),),
+        aliases=("pseudo_huber_loss", "charbonnier", "pseudohubererror"),
+        framework_names={"xgboost": "reg:pseudohubererror"},
+        derivative_notes="grad = r / sqrt(1 + (r/delta)^2), hess = (1 + (r/delta)^2)^(-3/2).",
+        when_to_use="Huber's robustness where a twice-differentiable loss is needed (Newton steps, boosting).",
+    )
+
+    def _root(self, xp: Any, r: Any, delta: float) -> Any:
+        return xp.hypot(const(xp, 1.0, r), r / delta)
+
+    def _value(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
+        r = pred - target
+        return r * (r / (1.0 + self._root(xp, r, delta)))
+
+    def _grad(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
+        r = pred - target
+        return r / self._root(xp, r, delta)
+
+    def _hess(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
+        root = self._root(xp, pred - target, delta)
+        return 1.0 / (root * root * root)
+
+
+class LogCosh(ElementwiseLoss):
+    r"""Log-cosh loss: ``log(cosh(pred - target))``.
+
+    Computed as ``|r| + softplus(-2|r|) - log 2`` (branch-wise, so it is smooth at 0): finite for
+    any finite residual in float16/32/64, about ``|r| - log 2`` for large ``|r|`` (a naive
+    ``log(cosh(r))`` overflows past |r| = 89 in float32). ``grad = tanh(r)``,
+    ``hess = sech(r)**2``.
+    """
+
+    spec = LossSpec(
+        name="log_cosh",
+        family="regression",
+        summary="Log-cosh loss: like MSE/2 near 0 and like L1 far away, twice differentiable.",
+        pred_domain="real",
+        target_domain="real",
+        properties=Properties(convex=True, robust=True, smoothness="Cinf"),
+        formula=r"\ell(r) = \log\cosh(r)",
+        references=("Saleh, R. A., Saleh, A. K. Md. E. (2022). Statistical Properties of the "
+                    "log-cosh Loss Function Used in Machine Learning. arXiv:2208.04564.",),
+        aliases=("logcosh", "LogCosh", "log_cosh_loss"),
+        framework_names={
+            "keras": "keras.losses.LogCosh, keras.losses.log_cosh",
+            "tensorflow": "tf.keras.losses.log_cosh",
+            "optax": "optax.log_cosh",
+        },
+        derivative_notes="grad = tanh(r), hess = sech(r)^2 = 4 sigmoid(2r) sigmoid(-2r).",
+        when_to_use="Robust regression with Newton-type optimisers or gradient boosting.",
+    )
+
+    def _value(self, xp: Any, pred: Any, target: Any) -> Any:
+        r = pred - target
+        return xp.where(r > 0, r + softplus(xp, -2.0 * r), -r + softplus(xp, 2.0 * r)) - LOG2
+
+    def _grad(self, xp: Any, pred: Any, target: Any) -> Any:
+        return xp.tanh(pred - target)
+
+    def _hess(self, xp: Any, pred: Any, target: Any) -> Any:
+        up, down = sigmoid_pair(xp, 2.0 * (pred - target))
+        return 4.0 * up * down
+
+
+class Quantile(ElementwiseLoss):
+    r"""Quantile (pinball) loss for the ``q``-quantile; scikit-learn's ``mean_pinball_loss``.
+
+    .. math:: \ell(\hat y, y) = \max\big(q (y - \hat y),\ (q - 1)(y - \hat y)\big)
+
+    Under-prediction costs ``q`` per unit, over-prediction ``1 - q``. ``grad = -q`` where
+    ``pred < target``, ``1 - q`` where ``pred > target`` and 0 at equality; ``hess = 0``.
+    """
+
+    spec = LossSpec(
+        name="quantile",
+        family="regression",
+        summary="Quantile (pinball) loss: its minimiser is the q-quantile of the target.",
+        pred_domain="real",
+        target_domain="real",
+        properties=Properties(convex=True, robust=True, smoothness="C0"),
+        formula=r"\ell(\hat y, y) = \max\{q\,(y - \hat y),\ (q - 1)\,(y - \hat y)\}",
+        references=("Koenker, R., Bassett, G. (1978). Regression Quantiles. Econometrica 46(1), 33-50.",),
+        params=(Param("q", 0.5, "the quantile to estimate", low=0.0, high=1.0,
+                      low_inclusive=False, high_inclusive=False),),
+        aliases=("pinball", "pinball_loss", "quantile_loss", "mean_pinball_loss", "PinballLoss"),
+        framework_names={
+            "sklearn": "sklearn.metrics.mean_pinball_loss",
+            "tensorflow": "tfa.losses.PinballLoss",
+            "xgboost": "reg:quantileerror",
+        },
+        derivative_notes="grad = -q below the target, 1 - q above, 0 at equality; hess = 0.",
+        when_to_use="Prediction intervals and asymmetric costs: fit q = 0.05 and 0.95 for a 90% band.",
+    )
+
+    def _value(self, xp: Any, pred: Any, target: Any, *, q: float) -> Any:
+        d = target - pred
+        return q * where0(xp, d > 0, d) + (1.0 - q) * where0(xp, d < 0, -d)
+
+    def _grad(self, xp: Any, pred: Any, target: Any, *, q: float) -> Any:
+        d = target - pred
+        below = xp.astype(d > 0, pred.dtype)
+        above = xp.astype(d < 0, pred.dtype)
+        return (1.0 - q) * above - q * below
+
+    def _hess(self, xp: Any, pred: Any, target: Any, *, q: float) -> Any:
+        return _zeros(xp, pred)
+
+
+class PoissonNLL(ElementwiseLoss):
+    r"""Poisson negative log-likelihood (PyTorch's ``PoissonNLLLoss``).
+
+    With ``log_input=True`` pred is the log-rate: :math:`e^{\hat y} - y \hat y`; otherwise pred
+    is the rate: :math:`\hat y - y \log(\hat y + \epsilon)`. ``full=True`` adds Stirling's
+    approximation of :math:`\log y!` for targets above 1.
+    """
+
+    spec = LossSpec(
+        name="poisson_nll",
+        family="regression",
+        summary="Poisson negative log-likelihood for counts, on the rate or the log-rate.",
+        pred_domain="real",
+        target_domain="nonnegative",
+        properties=Properties(convex=True, robust=False, smoothness="Cinf", nonnegative=False),
+        formula=r"\ell(\hat y, y) = e^{\hat y} - y\,\hat y \quad(\text{log\_input}),\qquad \hat y - y \log(\hat y + \epsilon)",
+        references=("McCullagh, P., Nelder, J. A. (1989). Generalized Linear Models, 2nd ed., ch. 6.",),
+        params=(
+            Param("log_input", True, "pred is the log of the rate", kind="bool"),
+            Param("full", False, "add the Stirling term for log(target!)", kind="bool"),
+            Param("eps", 1e-8, "added to the rate inside the log when log_input=False",
+                  low=0.0),
+        ),
+        aliases=("poisson_nll_loss", "PoissonNLLLoss", "poisson", "log_poisson_loss"),
+        framework_names={
+            "pytorch": "torch.nn.PoissonNLLLoss, torch.nn.functional.poisson_nll_loss",
+            "keras": "keras.losses.Poisson (log_input=False)",
+            "tensorflow": "tf.nn.log_poisson_loss",
+            "paddle": "paddle.nn.PoissonNLLLoss",
+        },
+        derivative_notes="log_input: grad = exp(pred) - y, hess = exp(pred); "
+        "else grad = 1 - y/(pred+eps), hess = y/(pred+eps)^2.",
+        when_to_use="Count data (events, visits, photons) where the variance grows with the mean.",
+    )
+
+    def _pred_domain(self, params: dict[str, Any]) -> str:
+        return "real" if params["log_input"] else "nonnegative"
+
+    def _value(self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool,
+               eps: float) -> Any:
+        if log_input:
+            loss = xp.exp(pred) - target * pred
+        else:
+            loss = pred - target * xp.log(pred + eps)
+        if full:
+            big = target > 1
+            safe = xp.where(big, target, const(xp, 2.0, target))
+            stirling = safe * xp.log(safe) - safe + 0.5 * xp.log(2.0 * math.pi * safe)
+            loss = loss + where0(xp, big, stirling)
+        return loss
+
+    def _grad(self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool,
+              eps: float) -> Any:
+        if log_input:
+            return xp.exp(pred) - target
+        return 1.0 - target / (pred + eps)
+
+    def _hess(self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool,
+              eps: float) -> Any:
+        if log_input:
+            return xp.exp(pred)
+        rate = pred + eps
+        return target / (rate * rate)
+
+
+class GaussianNLL(ElementwiseLoss):
+    r"""Gaussian negative log-likelihood with predicted variance (PyTorch's ``GaussianNLLLoss``).
+
+    .. math:: \ell = \tfrac12\left(\log\max(v, \epsilon) + \frac{(\hat y - y)^2}{\max(v, \epsilon)}\right)
+              \ (+\ \tfrac12\log 2\pi \text{ if full})
+
+    ``var`` has pred's shape, or pred's shape without its last dimension, or with a last
+    dimension of 1 (one variance per row), or is a number. Negative variances are an error.
+    Where ``var < eps`` its gradient is 0 (PyTorch passes the gradient through the clamp).
+    ``grad = (pred - target)/v`` and ``hess = 1/v`` with respect to pred.
+    """
+
+    positional_arrays = ("var",)
+    spec = LossSpec(
+        name="gaussian_nll",
+        family="regression",
+        summary="Gaussian negative log-likelihood with a predicted variance (heteroscedastic regression).",
+        pred_domain="real",
+        target_domain="real",
+        properties=Properties(convex=True, robust=False, smoothness="Cinf", nonnegative=False),
+        formula=r"\ell = \tfrac12\left(\log \sigma^2 + \frac{(\hat y - y)^2}{\sigma^2}\right)",
+        references=("Nix, D. A., Weigend, A. S. (1994). Estimating the mean and variance of the "
+                    "target probability distribution. ICNN'94.",),
+        params=(
+            Param("var", REQUIRED, "predicted variance (array or number, >= 0)", kind="array"),
+            Param("full", False, "add the constant 0.5*log(2*pi)", kind="bool"),
+            Param("eps", 1e-6, "lower clamp on var for stability", low=0.0, low_inclusive=False),
+        ),
+        aliases=("gaussian_nll_loss", "GaussianNLLLoss"),
+        framework_names={
+            "pytorch": "torch.nn.GaussianNLLLoss, torch.nn.functional.gaussian_nll_loss",
+            "paddle": "paddle.nn.GaussianNLLLoss",
+        },
+        derivative_notes="with respect to pred (the mean): grad = r / var, hess = 1 / var.",
+        when_to_use="Regression that also predicts its own uncertainty per sample.",
+    )
+
+    def _prepare_array_param(self, xp: Any, name: str, value: Any, pred: Any) -> Any:
+        shape, vshape = tuple(pred.shape), tuple(value.shape)
+        if vshape != shape and len(shape) > 0 and vshape == shape[:-1]:
+            value = xp.expand_dims(value, axis=-1)
+            vshape = tuple(value.shape)
+        if vshape not in (shape, (), (*shape[:-1], 1)):
+            raise LossInputError(
+                self.name, name,
+                f"pred's shape {shape}, {shape[:-1]}, {(*shape[:-1], 1)} or a number",
+                f"shape {vshape}",
+            )
+        check_interval(self.name, name, xp, value, 0.0, math.inf)
+        return value
+
+    def _clamped(self, xp: Any, var: Any, eps: float) -> Any:
+        return xp.maximum(var, const(xp, eps, var))
+
+    def _value(self, xp: Any, pred: Any, target: Any, *, var: Any, full: bool,
+               eps: float) -> Any:
+        v = self._clamped(xp, var, eps)
+        r = pred - target
+        loss = 0.5 * (xp.log(v) + r * r / v)
+        return loss + 0.5 * LOG_2PI if full else loss
+
+    def _grad(self, xp: Any, pred: Any, target: Any, *, var: Any, full: bool,
+              eps: float) -> Any:
+        return (pred - target) / self._clamped(xp, var, eps)
+
+    def _hess(self, xp: Any, pred: Any, target: Any, *, var: Any, full: bool,
+              eps: float) -> Any:
+        return xp.broadcast_to(1.0 / self._clamped(xp, var, eps), tuple(pred.shape))
+
+
+mae = register(MeanAbsoluteError())
+mse = register(MeanSquaredError())
+rmse = register(RootMeanSquaredError())
+mean_bias_error = register(MeanBiasError())
+huber = register(Huber())
+smooth_l1 = register(SmoothL1())
+pseudo_huber = register(PseudoHuber())
+log_cosh = register(LogCosh())
+quantile = register(Quantile())
+poisson_nll = register(PoissonNLL())
+gaussian_nll = register(GaussianNLL())
+
+__all__ = [
+    "gaussian_nll",
+    "huber",
+    "log_cosh",
+    "mae",
+    "mean_bias_error",
+    "mse",
+    "poisson_nll",
+    "pseudo_huber",
+    "quantile",
+    "rmse",
+    "smooth_l1",
+]
