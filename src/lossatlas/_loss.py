@@ -26,8 +26,9 @@ from ._validate import (
     check_parameter,
     check_same_shape,
     describe,
+    values_checkable,
 )
-from ._xp import compute_dtype, device
+from ._xp import compute_dtype, device, value_range
 
 REQUIRED = inspect.Parameter.empty
 
@@ -76,6 +77,7 @@ class Loss(abc.ABC):
             result = fast_forward(self, pred, target, weight, reduction, params)
         if result is None:
             result = self._forward(xp, pred, target, weight, reduction, params)
+        self._check_nan_target(xp, target, result)
         return result if result.dtype == out_dtype else xp.astype(result, out_dtype)
 
     def composed(
@@ -128,7 +130,10 @@ class Loss(abc.ABC):
         items.append(inspect.Parameter("reduction", kw, default="mean"))
         return inspect.Signature(items)
 
-    def _bind(self, arrays: tuple[Any, ...], params: dict[str, Any]) -> dict[str, Any]:
+    def _bind(
+        self, arrays: tuple[Any, ...], params: dict[str, Any], *, partial: bool = False
+    ) -> dict[str, Any]:
+        """Fill defaults and check every hyperparameter; ``partial`` allows missing arrays."""
         if len(arrays) > len(self.positional_arrays):
             raise TypeError(
                 f"{self.name}() takes {2 + len(self.positional_arrays)} positional arguments "
@@ -149,6 +154,8 @@ class Loss(abc.ABC):
         for p in self.spec.params:
             if p.name not in bound:
                 if p.default is REQUIRED:
+                    if partial:
+                        continue
                     raise TypeError(f"{self.name}() missing required argument '{p.name}'")
                 bound[p.name] = p.default
             self._check_scalar(p, bound[p.name])
@@ -240,8 +247,15 @@ class Loss(abc.ABC):
             check_members(self.name, "target", xp, target, (-1.0, 0.0, 1.0))
         elif domain == "nonnegative":
             check_interval(self.name, "target", xp, target, 0.0, math.inf)
-        else:
-            check_finite_target(self.name, "target", xp, target)
+
+    def _check_nan_target(self, xp: Any, target: Any, result: Any) -> None:
+        """A NaN target makes a real-target loss NaN, so the targets are only scanned (and the
+        error raised) when the result is not finite: no extra pass in the common case. A NaN
+        target masked by a zero weight is therefore accepted."""
+        if self.spec.target_domain == "real" and values_checkable(result):
+            lo, hi = value_range(xp, result)
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                check_finite_target(self.name, "target", xp, target)
 
 
 class ElementwiseLoss(Loss):
@@ -269,6 +283,7 @@ class ElementwiseLoss(Loss):
         params = self._bind(arrays, params)
         xp, pred, target, params, out_dtype = self._prepare(pred, target, params)
         result = kernel(xp, pred, target, **params)
+        self._check_nan_target(xp, target, result)
         return result if result.dtype == out_dtype else xp.astype(result, out_dtype)
 
     @abc.abstractmethod

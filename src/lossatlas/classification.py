@@ -349,9 +349,8 @@ class FocalLoss(ElementwiseLoss):
         a_t = self._alpha_t(y, alpha)
         if from_logits:
             ce, g, q = self._logit_parts(xp, pred, y, gamma)
-            s, _ = sigmoid_pair(xp, pred)
             q_ce = _times_finite(xp, q, ce)
-            return a_t * g * (gamma * q_ce + (s - y))
+            return a_t * g * (gamma * q_ce + _logit_ce_grad(xp, pred, y, 1.0 - y))
         u, c, ce, d_ce, _ = self._prob_parts(xp, pred, y, eps)
         g = u**gamma
         return a_t * (gamma * c * self._pow_times(xp, u, gamma - 1.0, ce) + g * d_ce)
@@ -364,8 +363,9 @@ class FocalLoss(ElementwiseLoss):
             ce, g, q = self._logit_parts(xp, pred, y, gamma)
             s, s_neg = sigmoid_pair(xp, pred)
             q_ce = _times_finite(xp, q, ce)
+            d_ce = _logit_ce_grad(xp, pred, y, 1.0 - y)
             inner = (gamma * ((gamma - 1.0) * q * q_ce + q_ce * (s_neg - s))
-                     + 2.0 * gamma * q * (s - y) + s * s_neg)
+                     + 2.0 * gamma * q * d_ce + s * s_neg)
             return a_t * g * inner
         u, c, ce, d_ce, dd_ce = self._prob_parts(xp, pred, y, eps)
         return a_t * (

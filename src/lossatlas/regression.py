@@ -365,7 +365,9 @@ class Quantile(ElementwiseLoss):
     .. math:: \ell(\hat y, y) = \max\big(q (y - \hat y),\ (q - 1)(y - \hat y)\big)
 
     Under-prediction costs ``q`` per unit, over-prediction ``1 - q``. ``grad = -q`` where
-    ``pred < target``, ``1 - q`` where ``pred > target`` and 0 at equality; ``hess = 0``.
+    ``pred < target``, ``1 - q`` where ``pred > target`` and, at equality, ``1/2 - q`` (the
+    midpoint of the subdifferential, so ``quantile(q=0.5) == mae / 2`` including gradients);
+    ``hess = 0``.
     """
 
     spec = LossSpec(
@@ -385,19 +387,17 @@ class Quantile(ElementwiseLoss):
             "tensorflow": "tfa.losses.PinballLoss",
             "xgboost": "reg:quantileerror",
         },
-        derivative_notes="grad = -q below the target, 1 - q above, 0 at equality; hess = 0.",
+        derivative_notes="grad = -q below the target, 1 - q above, 1/2 - q at equality; hess = 0.",
         when_to_use="Prediction intervals and asymmetric costs: fit q = 0.05 and 0.95 for a 90% band.",
     )
 
     def _value(self, xp: Any, pred: Any, target: Any, *, q: float) -> Any:
         d = target - pred
-        return q * where0(xp, d > 0, d) + (1.0 - q) * where0(xp, d < 0, -d)
+        # = max(q d, (q-1) d); this form's slope at d = 0 is the subdifferential's midpoint
+        return 0.5 * abs_(xp, d) + (q - 0.5) * d
 
     def _grad(self, xp: Any, pred: Any, target: Any, *, q: float) -> Any:
-        d = target - pred
-        below = xp.astype(d > 0, pred.dtype)
-        above = xp.astype(d < 0, pred.dtype)
-        return (1.0 - q) * above - q * below
+        return -0.5 * xp.sign(target - pred) + (0.5 - q)
 
     def _hess(self, xp: Any, pred: Any, target: Any, *, q: float) -> Any:
         return _zeros(xp, pred)

@@ -1,0 +1,8 @@
+"""``python -m lossatlas``: the same as the ``lossatlas`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,443 @@
+"""Command-line interface: ``lossatlas list`` and ``lossatlas show NAME``.
+
+Everything printed comes from the registry (``catalog()`` / ``get()``) and the loss specs; the
+tables of values are computed by calling the loss objects on NumPy arrays. Only the standard
+library and NumPy are used, so the CLI starts without importing PyTorch or JAX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import inspect
+import math
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from ._loss import ElementwiseLoss, Loss
+from ._registry import FAMILY_ORDER, catalog, get
+from ._spec import PRED_DOMAINS, SMOOTHNESS, TARGET_DOMAINS, LossSpec, Param
+from ._validate import LossInputError
+
+PROG = "lossatlas"
+MAX_WIDTH = 120  # the `list` table stays within this many characters per line
+TEXT_WIDTH = 100  # prose in `show` is wrapped at this width
+FRAMEWORKS = {
+    "pytorch": "PyTorch",
+    "keras": "Keras",
+    "tensorflow": "TensorFlow",
+    "paddle": "PaddlePaddle",
+    "optax": "optax",
+    "jax": "JAX",
+    "sklearn": "scikit-learn",
+    "xgboost": "XGBoost",
+    "lightgbm": "LightGBM",
+}
+REQUIRED_STAND_IN = 1.0  # value used in the table for a required array parameter (var)
+
+
+class UsageError(Exception):
+    """A bad command line that argparse cannot see (an unknown loss, a bad --param)."""
+
+
+# ---- small helpers ---------------------------------------------------------------------------
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _num(value: float) -> str:
+    """A number for the tables: 6 significant digits, no negative zero."""
+    value = float(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return format(value + 0.0, ".6g")
+
+
+def _param_value(value: Any) -> str:
+    if value is inspect.Parameter.empty:
+        return "required"
+    if isinstance(value, float):
+        return _num(value)
+    return repr(value)
+
+
+def _wrap(text: str, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(
+        text, width=TEXT_WIDTH, initial_indent=indent, subsequent_indent=indent
+    ) or [indent.rstrip()]
+
+
+def _distinct_aliases(spec: LossSpec) -> list[str]:
+    """Aliases in spec order, dropping spellings of a name already shown (L1Loss ~ l1_loss)."""
+    seen = {_fold(spec.name)}
+    out = []
+    for alias in spec.aliases:
+        key = _fold(alias)
+        if key not in seen:
+            seen.add(key)
+            out.append(alias)
+    return out
+
+
+def _fold(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def _truncate_list(items: Sequence[str], width: int) -> str:
+    """Items joined by ', ' within ``width`` characters: in order, skipping any that do not
+    fit, and ending in '+N more' for those left out."""
+    full = ", ".join(items)
+    if len(full) <= width:
+        return full
+    kept: list[str] = []
+    for item in items:
+        rest = len(items) - len(kept) - 1  # left out if this one is kept and we stop here
+        if len(", ".join([*kept, item, *([f"+{rest} more"] if rest else [])])) <= width:
+            kept.append(item)
+    left = len(items) - len(kept)
+    return ", ".join([*kept, f"+{left} more"] if left else kept)
+
+
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool], indent: str = ""
+) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)
+        ]
+        return (indent + "  ".join(parts)).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]
+
+
+# ---- list ------------------------------------------------------------------------------------
+def _list_lines(family: str | None) -> list[str]:
+    """The catalogue as one aligned table, grouped under a line per family."""
+    losses = catalog(family)
+    header = ["FAMILY / NAME", "PRED/TARGET", "CONVEX", "ROBUST", "SMOOTH", "BOUNDED"]
+    rows = []
+    for loss in losses:
+        spec, props = loss.spec, loss.spec.properties
+        rows.append(
+            [
+                "  " + spec.name,
+                f"{spec.pred_domain}/{spec.target_domain}",
+                _yes(props.convex),
+                _yes(props.robust),
+                props.smoothness,
+                _yes(props.bounded),
+            ]
+        )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    budget = max(MAX_WIDTH - sum(widths) - 2 * len(widths), 20)
+    header.append("ALIASES")
+    for row, loss in zip(rows, losses, strict=True):
+        row.append(_truncate_list(_distinct_aliases(loss.spec), budget))
+    table = _table(header, rows, [False] * len(header))
+    lines = [table[0]]
+    current = None
+    for loss, line in zip(losses, table[1:], strict=True):
+        if loss.spec.family != current:
+            current = loss.spec.family
+            lines.append(current)
+        lines.append(line)
+    counts = {f: sum(x.spec.family == f for x in losses) for f in FAMILY_ORDER}
+    detail = ", ".join(f"{n} {f}" for f, n in counts.items() if n)
+    noun = "loss" if len(losses) == 1 else "losses"
+    lines.append("")
+    lines.append(f"{len(losses)} {noun} ({detail}). Details: {PROG} show NAME")
+    return lines
+
+
+# ---- show: the table of values ---------------------------------------------------------------
+@dataclass(frozen=True)
+class _Axis:
+    label: str  # column header of the x axis
+    xs: tuple[float, ...]
+    target: float  # the target paired with each x
+    caption: str
+    with_target_zero: bool = False  # add a column with the loss value at target 0
+
+
+_RESIDUAL = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
+_LOGIT = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
+_PROB = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
+_MARGIN = (-2.0, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0)
+_RATE = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
+
+
+def _axis(loss: Loss, params: dict[str, Any]) -> _Axis:
+    spec = loss.spec
+    pred_domain = loss._pred_domain(params)  # a flag such as from_logits can switch it
+    binary = spec.target_domain == "binary"
+    if pred_domain == "probability":
+        return _Axis(
+            "p", _PROB, 1.0, "pred = probability p, target 1; last column at target 0", binary
+        )
+    if pred_domain == "logit":
+        return _Axis(
+            "x (logit)", _LOGIT, 1.0, "pred = logit x, target 1; last column at target 0", binary
+        )
+    if spec.target_domain == "sign":
+        return _Axis("m = y*f", _MARGIN, 1.0, "target y = 1, so pred f = margin m")
+    if pred_domain in ("positive", "nonnegative"):
+        return _Axis("pred", _RATE, 1.0, "target 1")
+    if spec.target_domain == "real":
+        return _Axis("r", _RESIDUAL, 0.0, "target 0, so pred = residual r")
+    return _Axis("pred", _RESIDUAL, 1.0, "target 1")
+
+
+def _values_lines(loss: Loss, params: dict[str, Any]) -> list[str]:
+    shown = ", ".join(f"{k}={_param_value(v)}" for k, v in params.items())
+    if not isinstance(loss, ElementwiseLoss) or not loss.spec.elementwise:
+        pred = np.array([1.0, 2.0, 3.0, 4.0])
+        target = np.ones_like(pred)
+        value = float(loss(pred, target, reduction="mean", **params))
+        call = ", ".join(["pred=[1, 2, 3, 4]", "target=[1, 1, 1, 1]", *([shown] if shown else [])])
+        return [
+            "Values:",
+            *_wrap(
+                f"{loss.name} is defined over a reduction of the whole batch, not per "
+                "element: it has no per-element values, grad or hess."
+            ),
+            f"  example: {loss.name}({call}) = {_num(value)}",
+        ]
+    axis = _axis(loss, params)
+    x = np.array(axis.xs, dtype=np.float64)
+    target = np.full_like(x, axis.target)
+    columns = [
+        loss.value(x, target, **params),
+        loss.grad(x, target, **params),
+        loss.hess(x, target, **params),
+    ]
+    header = [axis.label, "loss", "grad", "hess"]
+    if axis.with_target_zero:
+        header = [axis.label, "loss y=1", "grad y=1", "hess y=1", "loss y=0"]
+        columns.append(loss.value(x, np.zeros_like(x), **params))
+    rows = [[_num(v) for v in (xi, *(float(c[i]) for c in columns))] for i, xi in enumerate(x)]
+    lines = [
+        "Values (grad and hess are the derivatives with respect to pred):",
+        f"  {axis.caption}",
+    ]
+    if shown:
+        lines += _wrap(f"with {shown}")
+    return lines + _table(header, rows, [True] * len(header), indent="  ")
+
+
+def _parse_value(text: str, param: Param) -> Any:
+    """A --param value: none/null -> None, true/false -> bool, else a float."""
+    low = text.strip().lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false") or param.kind == "bool":
+        if low in ("true", "yes", "1"):
+            return True
+        if low in ("false", "no", "0"):
+            return False
+        raise UsageError(f"--param {param.name}: expected true or false, got {text!r}")
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(
+            f"--param {param.name}: cannot read {text!r} as a number, true/false or none"
+        ) from None
+
+
+def _parse_params(spec: LossSpec, items: Sequence[str]) -> dict[str, Any]:
+    """Defaults, then each ``--param k=v``; a required array parameter (var) defaults to 1."""
+    params: dict[str, Any] = {}
+    for p in spec.params:
+        if p.default is inspect.Parameter.empty:
+            params[p.name] = REQUIRED_STAND_IN
+        else:
+            params[p.name] = p.default
+    known = {p.name: p for p in spec.params}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--param expects NAME=VALUE, got {item!r}")
+        if name not in known:
+            have = ", ".join(known) or "none"
+            raise UsageError(f"{spec.name} has no parameter {name!r} (its parameters: {have})")
+        params[name] = _parse_value(text, known[name])
+    return params
+
+
+# ---- show: the text --------------------------------------------------------------------------
+def _framework_lines(spec: LossSpec) -> list[str]:
+    names = spec.framework_names
+    if not names:
+        return ["Framework names: none recorded"]
+    order = [k for k in FRAMEWORKS if k in names] + sorted(k for k in names if k not in FRAMEWORKS)
+    width = max(len(FRAMEWORKS.get(k, k)) for k in order) + 1
+    lines = ["Framework names:"]
+    for key in order:
+        lines.append(f"  {(FRAMEWORKS.get(key, key) + ':').ljust(width)}  {names[key]}")
+    return lines
+
+
+def _show_lines(loss: Loss, params: dict[str, Any], plot_hint: bool) -> list[str]:
+    spec, props = loss.spec, loss.spec.properties
+    values = _values_lines(loss, params)  # first, so a bad --param fails before any output
+    lines = [f"{spec.name}  ({spec.family})", *_wrap(spec.summary), ""]
+    lines += ["Formula (LaTeX):", f"  {spec.formula}", ""]
+    if spec.params:
+        lines.append("Parameters:")
+        rows = [[p.name, _param_value(p.default), p.range_text(), ""] for p in spec.params]
+        table = _table(["name", "default", "range", "meaning"], rows, [False] * 4, indent="  ")
+        lines.append(table[0])
+        hang = len(table[0]) - len("meaning")
+        for row, p in zip(table[1:], spec.params, strict=True):
+            doc = textwrap.wrap(p.doc, width=max(TEXT_WIDTH - hang, 30)) or [""]
+            lines.append(row.ljust(hang) + doc[0])
+            lines += [" " * hang + more for more in doc[1:]]
+    else:
+        lines.append("Parameters: none")
+    lines.append("")
+    lines += [
+        "Domains:",
+        f"  pred:    {spec.pred_domain}: {PRED_DOMAINS[spec.pred_domain]}",
+        f"  target:  {spec.target_domain}: {TARGET_DOMAINS[spec.target_domain]}",
+        "",
+        "Properties:",
+        f"  convex:       {_yes(props.convex)}",
+        f"  robust:       {_yes(props.robust)}"
+        + (
+            " (bounded gradient: one outlier moves the fit a bounded amount)"
+            if props.robust
+            else " (unbounded gradient)"
+        ),
+        f"  smoothness:   {props.smoothness}: {SMOOTHNESS[props.smoothness]}",
+        f"  bounded:      {_yes(props.bounded)}",
+        f"  nonnegative:  {_yes(props.nonnegative)}",
+        f"  elementwise:  {_yes(spec.elementwise)}",
+        "",
+    ]
+    if spec.derivative_notes:
+        lines += ["Derivatives:", *_wrap(spec.derivative_notes), ""]
+    if spec.when_to_use:
+        lines += ["When to use:", *_wrap(spec.when_to_use), ""]
+    lines += ["Aliases:", *_wrap(", ".join(spec.aliases) or "none"), ""]
+    lines += [*_framework_lines(spec), ""]
+    lines.append("References:")
+    for ref in spec.references:
+        lines += textwrap.wrap(
+            ref, width=TEXT_WIDTH, initial_indent="  - ", subsequent_indent="    "
+        )
+    lines += ["", *values]
+    if plot_hint:
+        lines += ["", f"Plot: {PROG} plot {spec.name} --derivative 0|1|2 --out FILE"]
+    return lines
+
+
+def _find(name: str) -> Loss:
+    """The loss called ``name``; else a UsageError naming the closest names and aliases."""
+    try:
+        return get(name)
+    except KeyError:
+        pass
+    owner: dict[str, tuple[str, str]] = {}  # lower-cased name or alias -> (alias, loss name)
+    for loss in catalog():
+        for alias in (loss.name, *loss.spec.aliases):
+            owner.setdefault(alias.lower(), (alias, loss.name))
+    suggestions: list[str] = []
+    seen: set[str] = set()
+    for match in difflib.get_close_matches(name.lower(), sorted(owner), n=8, cutoff=0.6):
+        alias, loss_name = owner[match]
+        if loss_name not in seen:
+            seen.add(loss_name)
+            suggestions.append(loss_name if alias == loss_name else f"{loss_name} ({alias})")
+    message = f"no loss named {name!r}."
+    if suggestions:
+        message += " Did you mean: " + ", ".join(suggestions[:5]) + "?"
+    raise UsageError(f"{message} `{PROG} list` shows the catalogue.")
+
+
+# ---- parser and entry point ------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="A catalogue of loss functions: definitions, properties, derivatives and "
+        "their names in PyTorch, Keras, TensorFlow, PaddlePaddle and optax.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p_list = sub.add_parser(
+        "list",
+        help="list the catalogue of losses",
+        description="List the losses with their domains and properties.",
+    )
+    p_list.add_argument("--family", choices=FAMILY_ORDER, help="only losses of this family")
+    p_show = sub.add_parser(
+        "show",
+        help="show one loss in detail",
+        description="Show a loss: formula, parameters, properties, framework names, references "
+        "and a table of values and derivatives.",
+    )
+    p_show.add_argument("name", metavar="NAME", help="a loss name or any alias (e.g. HuberLoss)")
+    p_show.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter for the table of values (a number, true/false or none); "
+        "may be repeated",
+    )
+    return parser
+
+
+def _has_command(parser: argparse.ArgumentParser, name: str) -> bool:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return name in action.choices
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 usage error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and argparse's own usage errors
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        if args.command == "list":
+            lines = _list_lines(args.family)
+        else:
+            loss = _find(args.name)
+            params = _parse_params(loss.spec, args.param)
+            try:
+                lines = _show_lines(loss, params, _has_command(parser, "plot"))
+            except (LossInputError, TypeError) as error:
+                raise UsageError(str(error)) from None
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `lossatlas list | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
