@@ -24,7 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import torch
-from array_api_compat import is_jax_array, is_numpy_array, is_torch_array
+from array_api_compat import is_array_api_strict_namespace, is_jax_array, is_numpy_array, is_torch_array
+from array_api_compat import array_namespace
 
 import lossatlas
 from lossatlas import Loss, Param
@@ -270,13 +271,20 @@ def convert(x: Any, backend: str, dtype: str = "float64") -> Any:
     raise AssertionError(backend)
 
 
+def is_strict(x: Any) -> bool:
+    try:
+        return is_array_api_strict_namespace(array_namespace(x))
+    except TypeError:
+        return False
+
+
 def to_numpy(x: Any) -> np.ndarray:
     if is_torch_array(x):
         x = x.detach().cpu()
         if x.dtype in (torch.bfloat16, torch.float16):
             x = x.to(torch.float32)
         return x.numpy().astype(np.float64)
-    if isinstance(x, xps.Array):
+    if is_strict(x):
         return np.from_dlpack(x).astype(np.float64)
     return np.asarray(x, dtype=np.float64)
 
@@ -288,7 +296,7 @@ def is_backend_array(x: Any, backend: str) -> bool:
         return is_torch_array(x)
     if backend in ("jax", "jax_jit"):
         return is_jax_array(x)
-    return isinstance(x, xps.Array)
+    return is_strict(x)
 
 
 def backend_dtype(backend: str, dtype: str) -> Any:
@@ -319,6 +327,29 @@ def evaluate(
 
         return jax.jit(run)(x.pred, x.target, x.arrays, x.array_params, w)
     return x.call(fn, weight=w, **kw)
+
+
+def evaluate_many(
+    fn: Callable[..., Any],
+    inputs: Inputs,
+    backend: str,
+    calls: list[tuple[np.ndarray | None, dict[str, Any]]],
+    dtype: str = "float64",
+) -> list[Any]:
+    """Several ``evaluate`` calls (weight, keywords) at once; one ``jax.jit`` for all of them."""
+    x = inputs.map(lambda a: convert(a, backend, dtype))
+    weights = [convert(w, backend, dtype) if w is not None else None for w, _ in calls]
+    kws = [kw for _, kw in calls]
+
+    def run(pred, target, arrays, array_params, weights):
+        return [
+            fn(pred, target, *arrays, **array_params, **x.params, weight=w, **kw)
+            for w, kw in zip(weights, kws)
+        ]
+
+    if backend == "jax_jit":
+        return jax.jit(run)(x.pred, x.target, x.arrays, x.array_params, weights)
+    return run(x.pred, x.target, x.arrays, x.array_params, weights)
 
 
 # ---- per-element derivatives by autodiff ---------------------------------------------------------

@@ -75,16 +75,19 @@ def test_fast_path_equals_composed(loss, params, reduction, weighted):
 def test_double_backward_equals_analytic_hessian(loss, params):
     pred, target, extra, _ = make_inputs(loss, params, n=50)
     x = pred.clone().requires_grad_()
-    (grad,) = torch.autograd.grad(loss(x, target, *extra, reduction="sum", **params), x,
-                                  create_graph=True)
-    torch.testing.assert_close(grad, loss.grad(pred, target, *extra, **params), rtol=1e-9,
-                               atol=1e-12)
+    (grad,) = torch.autograd.grad(
+        loss(x, target, *extra, reduction="sum", **params), x, create_graph=True
+    )
+    torch.testing.assert_close(
+        grad, loss.grad(pred, target, *extra, **params), rtol=1e-9, atol=1e-12
+    )
     if grad.requires_grad:
         (hess,) = torch.autograd.grad(grad.sum(), x)
     else:  # a gradient that does not depend on pred (piecewise-linear losses)
         hess = torch.zeros_like(x)
-    torch.testing.assert_close(hess, loss.hess(pred, target, *extra, **params), rtol=1e-8,
-                               atol=1e-10)
+    torch.testing.assert_close(
+        hess, loss.hess(pred, target, *extra, **params), rtol=1e-8, atol=1e-10
+    )
 
 
 def test_native_kernels_are_used_where_they_exist():
@@ -149,7 +152,9 @@ def test_empty_input_keeps_the_graph():
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("name", ["huber", "log_cosh", "binary_cross_entropy_with_logits", "focal_loss"])
+@pytest.mark.parametrize(
+    "name", ["huber", "log_cosh", "binary_cross_entropy_with_logits", "focal_loss"]
+)
 def test_half_precision_is_computed_in_float32(name, dtype):
     loss = la.get(name)
     pred, target, _, _ = make_inputs(loss, dtype=torch.float32)
@@ -172,8 +177,10 @@ def test_every_loss_has_a_module():
 def test_modules_call_the_core(loss, params):
     module = lt.MODULES[loss.name](reduction="sum", **params)
     pred, target, extra, weight = make_inputs(loss, params)
-    torch.testing.assert_close(module(pred, target, *extra, weight=weight),
-                               loss(pred, target, *extra, weight=weight, reduction="sum", **params))
+    torch.testing.assert_close(
+        module(pred, target, *extra, weight=weight),
+        loss(pred, target, *extra, weight=weight, reduction="sum", **params),
+    )
 
 
 @pytest.mark.parametrize(
@@ -191,8 +198,10 @@ def test_modules_are_drop_in_for_torch(ours, theirs, kwargs, reduction):
     gen = torch.Generator().manual_seed(3)
     pred = torch.rand(7, 5, generator=gen, dtype=torch.float64) * 4
     target = torch.poisson(torch.full((7, 5), 2.0, dtype=torch.float64), generator=gen)
-    torch.testing.assert_close(ours(reduction=reduction, **kwargs)(pred, target),
-                               theirs(reduction=reduction, **kwargs)(pred, target))
+    torch.testing.assert_close(
+        ours(reduction=reduction, **kwargs)(pred, target),
+        theirs(reduction=reduction, **kwargs)(pred, target),
+    )
 
 
 def test_bce_modules_match_torch_with_weight_and_pos_weight():
@@ -205,9 +214,10 @@ def test_bce_modules_match_torch_with_weight_and_pos_weight():
     theirs = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight, weight=weight, reduction="sum")
     torch.testing.assert_close(ours(logits, labels), theirs(logits, labels))
     probs = torch.sigmoid(logits)
-    torch.testing.assert_close(lt.BCELoss(weight=weight)(probs, labels),
-                               torch.nn.BCELoss(weight=weight, reduction="sum")(probs, labels)
-                               / weight.expand(6, 3).sum())
+    torch.testing.assert_close(
+        lt.BCELoss(weight=weight)(probs, labels),
+        torch.nn.BCELoss(weight=weight, reduction="sum")(probs, labels) / weight.expand(6, 3).sum(),
+    )
 
 
 def test_module_buffers_follow_the_module():

@@ -64,7 +64,12 @@ class Loss(abc.ABC):
 
     # ---- public API -----------------------------------------------------------------------
     def __call__(
-        self, pred: Any, target: Any, *arrays: Any, weight: Any = None, reduction: str = "mean",
+        self,
+        pred: Any,
+        target: Any,
+        *arrays: Any,
+        weight: Any = None,
+        reduction: str = "mean",
         **params: Any,
     ) -> Any:
         check_reduction(self.name, reduction)
@@ -80,8 +85,21 @@ class Loss(abc.ABC):
         self._check_nan_target(xp, target, result)
         return result if result.dtype == out_dtype else xp.astype(result, out_dtype)
 
+    def pred_domain(self, **params: Any) -> str:
+        """What pred holds for these hyperparameters ("real", "logit", "probability", ...).
+
+        ``spec.pred_domain`` is the default; a flag such as ``from_logits`` or ``log_input``
+        can change it.
+        """
+        return self._pred_domain(self._bind((), params, partial=True))
+
     def composed(
-        self, pred: Any, target: Any, *arrays: Any, weight: Any = None, reduction: str = "mean",
+        self,
+        pred: Any,
+        target: Any,
+        *arrays: Any,
+        weight: Any = None,
+        reduction: str = "mean",
         **params: Any,
     ) -> Any:
         """The loss from the array-API definition alone, bypassing any framework fast path."""
@@ -89,8 +107,9 @@ class Loss(abc.ABC):
             return self(pred, target, *arrays, weight=weight, reduction=reduction, **params)
 
     # ---- hooks for subclasses -------------------------------------------------------------
-    def _forward(self, xp: Any, pred: Any, target: Any, weight: Any, reduction: str,
-                 params: dict[str, Any]) -> Any:
+    def _forward(
+        self, xp: Any, pred: Any, target: Any, weight: Any, reduction: str, params: dict[str, Any]
+    ) -> Any:
         loss = self._value(xp, pred, target, **params)
         return reduce_loss(xp, loss, weight, reduction, function=self.name)
 
@@ -102,16 +121,15 @@ class Loss(abc.ABC):
         """The domain of pred for these parameters (some losses switch on a flag)."""
         return self.spec.pred_domain
 
-    def _check_params(self, params: dict[str, Any]) -> None:
-        """Checks that involve several parameters at once."""
-
     def _prepare_array_param(self, xp: Any, name: str, value: Any, pred: Any) -> Any:
         """Check an array-valued parameter; by default it must broadcast to pred's shape."""
         try:
             xp.broadcast_to(value, tuple(pred.shape))
         except (ValueError, RuntimeError, TypeError):
             raise LossInputError(
-                self.name, name, f"a shape broadcastable to pred's {tuple(pred.shape)}",
+                self.name,
+                name,
+                f"a shape broadcastable to pred's {tuple(pred.shape)}",
                 f"shape {tuple(value.shape)}",
             ) from None
         return value
@@ -139,7 +157,7 @@ class Loss(abc.ABC):
                 f"{self.name}() takes {2 + len(self.positional_arrays)} positional arguments "
                 f"but {2 + len(arrays)} were given; hyperparameters are keyword-only"
             )
-        bound = dict(zip(self.positional_arrays, arrays))
+        bound = dict(zip(self.positional_arrays, arrays, strict=False))
         for name in bound:
             if name in params:
                 raise TypeError(f"{self.name}() got multiple values for argument '{name}'")
@@ -159,7 +177,6 @@ class Loss(abc.ABC):
                     raise TypeError(f"{self.name}() missing required argument '{p.name}'")
                 bound[p.name] = p.default
             self._check_scalar(p, bound[p.name])
-        self._check_params(bound)
         return bound
 
     def _check_scalar(self, p: Param, value: Any) -> None:
@@ -168,8 +185,14 @@ class Loss(abc.ABC):
                 raise LossInputError(self.name, p.name, "True or False", describe(value))
         elif p.kind == "float":
             check_parameter(
-                self.name, p.name, value, p.low, p.high, low_inclusive=p.low_inclusive,
-                high_inclusive=p.high_inclusive, allow_none=p.allow_none,
+                self.name,
+                p.name,
+                value,
+                p.low,
+                p.high,
+                low_inclusive=p.low_inclusive,
+                high_inclusive=p.high_inclusive,
+                allow_none=p.allow_none,
             )
         elif p.kind == "array" and value is None and not p.allow_none:
             raise LossInputError(self.name, p.name, "an array or a number", "None")
@@ -181,19 +204,26 @@ class Loss(abc.ABC):
         for arg, value in (("pred", pred), ("target", target)):
             if not is_array_api_obj(value):
                 raise LossInputError(
-                    name, arg, "an array (NumPy, PyTorch, JAX or any array-API library)",
+                    name,
+                    arg,
+                    "an array (NumPy, PyTorch, JAX or any array-API library)",
                     describe(value),
                 )
         try:
             xp = array_namespace(pred, target)
         except TypeError:
             raise LossInputError(
-                name, "target", f"an array of the same library as pred ({describe(pred)})",
+                name,
+                "target",
+                f"an array of the same library as pred ({describe(pred)})",
                 describe(target),
             ) from None
         if device(pred) != device(target):
             raise LossInputError(
-                name, "target", f"an array on pred's device {device(pred)}", f"device {device(target)}"
+                name,
+                "target",
+                f"an array on pred's device {device(pred)}",
+                f"device {device(target)}",
             )
         if not xp.isdtype(pred.dtype, "real floating"):
             raise LossInputError(name, "pred", "a real floating-point array", describe(pred))
@@ -278,8 +308,9 @@ class ElementwiseLoss(Loss):
         """The per-element loss, unreduced (same as ``reduction="none"``)."""
         return self(pred, target, *arrays, reduction="none", **params)
 
-    def _derivative(self, kernel: Any, pred: Any, target: Any, arrays: tuple[Any, ...],
-                    params: dict[str, Any]) -> Any:
+    def _derivative(
+        self, kernel: Any, pred: Any, target: Any, arrays: tuple[Any, ...], params: dict[str, Any]
+    ) -> Any:
         params = self._bind(arrays, params)
         xp, pred, target, params, out_dtype = self._prepare(pred, target, params)
         result = kernel(xp, pred, target, **params)

@@ -46,9 +46,13 @@ class Param:
             return "True or False"
         if self.kind == "array":
             return "a number or an array broadcastable to pred"
-        left = "(-inf" if self.low is None else ("[" if self.low_inclusive else "(") + f"{self.low:g}"
+        left = (
+            "(-inf" if self.low is None else ("[" if self.low_inclusive else "(") + f"{self.low:g}"
+        )
         right = (
-            "inf)" if self.high is None else f"{self.high:g}" + ("]" if self.high_inclusive else ")")
+            "inf)"
+            if self.high is None
+            else f"{self.high:g}" + ("]" if self.high_inclusive else ")")
         )
         text = f"{left}, {right}"
         return text + " or None" if self.allow_none else text

@@ -12,6 +12,7 @@ from typing import Any
 from ._loss import ElementwiseLoss
 from ._registry import register
 from ._spec import LossSpec, Param, Properties
+from ._validate import check_interval
 from ._xp import const, log_add_exp, log_or_neg_inf, log_sigmoid, safe_log, sigmoid_pair, softplus
 
 TORCH_LOG_FLOOR = -100.0  # PyTorch's BCELoss clamps each log term at -100
@@ -84,9 +85,16 @@ def _prob_ce_hess(xp: Any, p: Any, pos: Any, neg: Any, eps: float | None) -> Any
     return pos * inv_p * inv_p + neg * inv_q * inv_q
 
 
-_EPS = Param("eps", None, "clip probabilities to [eps, 1-eps] (Keras/TensorFlow); None clamps "
-             "each log at -100 (PyTorch)", low=0.0, high=0.5, low_inclusive=False,
-             high_inclusive=False, allow_none=True)
+_EPS = Param(
+    "eps",
+    None,
+    "clip probabilities to [eps, 1-eps] (Keras/TensorFlow); None clamps each log at -100 (PyTorch)",
+    low=0.0,
+    high=0.5,
+    low_inclusive=False,
+    high_inclusive=False,
+    allow_none=True,
+)
 
 
 # ---- losses -------------------------------------------------------------------------------------
@@ -110,8 +118,10 @@ class BinaryCrossEntropy(ElementwiseLoss):
         target_domain="binary",
         properties=Properties(convex=True, robust=False, smoothness="Cinf"),
         formula=r"\ell(p, y) = -\left[y\log p + (1-y)\log(1-p)\right]",
-        references=("Cox, D. R. (1958). The regression analysis of binary sequences. "
-                    "JRSS B 20(2), 215-242.",),
+        references=(
+            "Cox, D. R. (1958). The regression analysis of binary sequences. "
+            "JRSS B 20(2), 215-242.",
+        ),
         params=(_EPS,),
         aliases=("bce", "BCELoss", "BinaryCrossentropy", "binary_crossentropy", "log_loss"),
         framework_names={
@@ -157,17 +167,29 @@ class BinaryCrossEntropyWithLogits(ElementwiseLoss):
         target_domain="binary",
         properties=Properties(convex=True, robust=True, smoothness="Cinf"),
         formula=r"\ell(x, y) = w_+\,y\log(1 + e^{-x}) + (1-y)\log(1 + e^{x})",
-        references=("Cox, D. R. (1958). The regression analysis of binary sequences. "
-                    "JRSS B 20(2), 215-242.",
-                    "Szegedy, C. et al. (2016). Rethinking the Inception Architecture for "
-                    "Computer Vision (label smoothing). CVPR.",),
+        references=(
+            "Cox, D. R. (1958). The regression analysis of binary sequences. "
+            "JRSS B 20(2), 215-242.",
+            "Szegedy, C. et al. (2016). Rethinking the Inception Architecture for "
+            "Computer Vision (label smoothing). CVPR.",
+        ),
         params=(
-            Param("pos_weight", None, "weight of the positive term (per class: broadcast to "
-                  "pred)", kind="array", allow_none=True),
+            Param(
+                "pos_weight",
+                None,
+                "weight (>= 0) of the positive term; per class, it broadcasts to pred",
+                kind="array",
+                allow_none=True,
+            ),
             Param("label_smoothing", 0.0, "targets become y(1-s) + s/2", low=0.0, high=1.0),
         ),
-        aliases=("bce_with_logits", "BCEWithLogitsLoss", "sigmoid_binary_cross_entropy",
-                 "sigmoid_cross_entropy_with_logits", "weighted_cross_entropy_with_logits"),
+        aliases=(
+            "bce_with_logits",
+            "BCEWithLogitsLoss",
+            "sigmoid_binary_cross_entropy",
+            "sigmoid_cross_entropy_with_logits",
+            "weighted_cross_entropy_with_logits",
+        ),
         framework_names={
             "pytorch": "torch.nn.BCEWithLogitsLoss, "
             "torch.nn.functional.binary_cross_entropy_with_logits",
@@ -182,22 +204,34 @@ class BinaryCrossEntropyWithLogits(ElementwiseLoss):
         when_to_use="The default for binary and multi-label classification from logits.",
     )
 
-    def _coefs(self, xp: Any, target: Any, pos_weight: Any, label_smoothing: float
-               ) -> tuple[Any, Any]:
-        y = target if label_smoothing == 0 else target * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    def _prepare_array_param(self, xp: Any, name: str, value: Any, pred: Any) -> Any:
+        check_interval(self.name, name, xp, value, 0.0, math.inf)
+        return super()._prepare_array_param(xp, name, value, pred)
+
+    def _coefs(
+        self, xp: Any, target: Any, pos_weight: Any, label_smoothing: float
+    ) -> tuple[Any, Any]:
+        y = (
+            target
+            if label_smoothing == 0
+            else target * (1.0 - label_smoothing) + 0.5 * label_smoothing
+        )
         pos = y if pos_weight is None else pos_weight * y
         return pos, 1.0 - y
 
-    def _value(self, xp: Any, pred: Any, target: Any, *, pos_weight: Any,
-               label_smoothing: float) -> Any:
+    def _value(
+        self, xp: Any, pred: Any, target: Any, *, pos_weight: Any, label_smoothing: float
+    ) -> Any:
         return _logit_ce(xp, pred, *self._coefs(xp, target, pos_weight, label_smoothing))
 
-    def _grad(self, xp: Any, pred: Any, target: Any, *, pos_weight: Any,
-              label_smoothing: float) -> Any:
+    def _grad(
+        self, xp: Any, pred: Any, target: Any, *, pos_weight: Any, label_smoothing: float
+    ) -> Any:
         return _logit_ce_grad(xp, pred, *self._coefs(xp, target, pos_weight, label_smoothing))
 
-    def _hess(self, xp: Any, pred: Any, target: Any, *, pos_weight: Any,
-              label_smoothing: float) -> Any:
+    def _hess(
+        self, xp: Any, pred: Any, target: Any, *, pos_weight: Any, label_smoothing: float
+    ) -> Any:
         return _logit_ce_hess(xp, pred, *self._coefs(xp, target, pos_weight, label_smoothing))
 
 
@@ -219,8 +253,10 @@ class BalancedCrossEntropy(ElementwiseLoss):
         target_domain="binary",
         properties=Properties(convex=True, robust=False, smoothness="Cinf"),
         formula=r"\ell(p, y) = -\left[\beta\,y\log p + (1-\beta)(1-y)\log(1-p)\right]",
-        references=("Xie, S., Tu, Z. (2015). Holistically-Nested Edge Detection. ICCV "
-                    "(class-balanced cross entropy).",),
+        references=(
+            "Xie, S., Tu, Z. (2015). Holistically-Nested Edge Detection. ICCV "
+            "(class-balanced cross entropy).",
+        ),
         params=(
             Param("beta", 0.5, "weight of the positive class", low=0.0, high=1.0),
             Param("from_logits", False, "pred holds logits instead of probabilities", kind="bool"),
@@ -237,20 +273,23 @@ class BalancedCrossEntropy(ElementwiseLoss):
     def _coefs(self, target: Any, beta: float) -> tuple[Any, Any]:
         return beta * target, (1.0 - beta) * (1.0 - target)
 
-    def _value(self, xp: Any, pred: Any, target: Any, *, beta: float, from_logits: bool,
-               eps: float | None) -> Any:
+    def _value(
+        self, xp: Any, pred: Any, target: Any, *, beta: float, from_logits: bool, eps: float | None
+    ) -> Any:
         pos, neg = self._coefs(target, beta)
         return _logit_ce(xp, pred, pos, neg) if from_logits else _prob_ce(xp, pred, pos, neg, eps)
 
-    def _grad(self, xp: Any, pred: Any, target: Any, *, beta: float, from_logits: bool,
-              eps: float | None) -> Any:
+    def _grad(
+        self, xp: Any, pred: Any, target: Any, *, beta: float, from_logits: bool, eps: float | None
+    ) -> Any:
         pos, neg = self._coefs(target, beta)
         if from_logits:
             return _logit_ce_grad(xp, pred, pos, neg)
         return _prob_ce_grad(xp, pred, pos, neg, eps)
 
-    def _hess(self, xp: Any, pred: Any, target: Any, *, beta: float, from_logits: bool,
-              eps: float | None) -> Any:
+    def _hess(
+        self, xp: Any, pred: Any, target: Any, *, beta: float, from_logits: bool, eps: float | None
+    ) -> Any:
         pos, neg = self._coefs(target, beta)
         if from_logits:
             return _logit_ce_hess(xp, pred, pos, neg)
@@ -282,17 +321,30 @@ class FocalLoss(ElementwiseLoss):
         target_domain="binary",
         properties=Properties(convex=False, robust=True, smoothness="Cinf"),
         formula=r"\ell = -\alpha_t\,(1 - p_t)^{\gamma}\,\log p_t",
-        references=("Lin, T.-Y., Goyal, P., Girshick, R., He, K., Dollár, P. (2017). Focal Loss "
-                    "for Dense Object Detection. ICCV. arXiv:1708.02002.",),
+        references=(
+            "Lin, T.-Y., Goyal, P., Girshick, R., He, K., Dollár, P. (2017). Focal Loss "
+            "for Dense Object Detection. ICCV. arXiv:1708.02002.",
+        ),
         params=(
-            Param("alpha", 0.25, "weight of the positive class; None for no class weight",
-                  low=0.0, high=1.0, allow_none=True),
+            Param(
+                "alpha",
+                0.25,
+                "weight of the positive class; None for no class weight",
+                low=0.0,
+                high=1.0,
+                allow_none=True,
+            ),
             Param("gamma", 2.0, "focusing parameter: 0 is cross entropy", low=0.0),
             Param("from_logits", True, "pred holds logits (True) or probabilities", kind="bool"),
             _EPS,
         ),
-        aliases=("focal", "sigmoid_focal_loss", "binary_focal_crossentropy",
-                 "BinaryFocalCrossentropy", "sigmoid_focal"),
+        aliases=(
+            "focal",
+            "sigmoid_focal_loss",
+            "binary_focal_crossentropy",
+            "BinaryFocalCrossentropy",
+            "sigmoid_focal",
+        ),
         framework_names={
             "pytorch": "torchvision.ops.sigmoid_focal_loss",
             "keras": "keras.losses.BinaryFocalCrossentropy",
@@ -302,7 +354,8 @@ class FocalLoss(ElementwiseLoss):
         },
         derivative_notes="with respect to the logit (or p when from_logits=False), in closed "
         "form; finite at saturated logits for every gamma >= 0.",
-        when_to_use="Heavy class imbalance with many easy negatives (dense detection, segmentation).",
+        when_to_use="Heavy class imbalance with many easy negatives (dense detection, "
+        "segmentation).",
     )
 
     def _pred_domain(self, params: dict[str, Any]) -> str:
@@ -314,8 +367,11 @@ class FocalLoss(ElementwiseLoss):
     # logit space ---------------------------------------------------------------------------
     def _log_one_minus_pt(self, xp: Any, x: Any, y: Any) -> Any:
         """log(1 - p_t) = log((1-y) sigmoid(x) + y sigmoid(-x)), finite slope for any x."""
-        return log_add_exp(xp, log_or_neg_inf(xp, 1.0 - y) + log_sigmoid(xp, x),
-                           log_or_neg_inf(xp, y) + log_sigmoid(xp, -x))
+        return log_add_exp(
+            xp,
+            log_or_neg_inf(xp, 1.0 - y) + log_sigmoid(xp, x),
+            log_or_neg_inf(xp, y) + log_sigmoid(xp, -x),
+        )
 
     def _logit_parts(self, xp: Any, x: Any, y: Any, gamma: float) -> tuple[Any, Any, Any]:
         """(cross entropy, (1-p_t)^gamma, q = (d(1-p_t)/dx) / (1-p_t)), all finite."""
@@ -330,8 +386,17 @@ class FocalLoss(ElementwiseLoss):
         q = c * xp.where(empty, const(xp, 1.0, ratio), ratio)
         return ce, modulator, q
 
-    def _value(self, xp: Any, pred: Any, target: Any, *, alpha: float | None, gamma: float,
-               from_logits: bool, eps: float | None) -> Any:
+    def _value(
+        self,
+        xp: Any,
+        pred: Any,
+        target: Any,
+        *,
+        alpha: float | None,
+        gamma: float,
+        from_logits: bool,
+        eps: float | None,
+    ) -> Any:
         y = target
         if from_logits:
             ce = _logit_ce(xp, pred, y, 1.0 - y)
@@ -343,8 +408,17 @@ class FocalLoss(ElementwiseLoss):
         u = p * (1.0 - y) + (1.0 - p) * y
         return self._alpha_t(y, alpha) * u**gamma * _prob_ce(xp, pred, y, 1.0 - y, eps)
 
-    def _grad(self, xp: Any, pred: Any, target: Any, *, alpha: float | None, gamma: float,
-              from_logits: bool, eps: float | None) -> Any:
+    def _grad(
+        self,
+        xp: Any,
+        pred: Any,
+        target: Any,
+        *,
+        alpha: float | None,
+        gamma: float,
+        from_logits: bool,
+        eps: float | None,
+    ) -> Any:
         y = target
         a_t = self._alpha_t(y, alpha)
         if from_logits:
@@ -355,8 +429,17 @@ class FocalLoss(ElementwiseLoss):
         g = u**gamma
         return a_t * (gamma * c * self._pow_times(xp, u, gamma - 1.0, ce) + g * d_ce)
 
-    def _hess(self, xp: Any, pred: Any, target: Any, *, alpha: float | None, gamma: float,
-              from_logits: bool, eps: float | None) -> Any:
+    def _hess(
+        self,
+        xp: Any,
+        pred: Any,
+        target: Any,
+        *,
+        alpha: float | None,
+        gamma: float,
+        from_logits: bool,
+        eps: float | None,
+    ) -> Any:
         y = target
         a_t = self._alpha_t(y, alpha)
         if from_logits:
@@ -364,8 +447,11 @@ class FocalLoss(ElementwiseLoss):
             s, s_neg = sigmoid_pair(xp, pred)
             q_ce = _times_finite(xp, q, ce)
             d_ce = _logit_ce_grad(xp, pred, y, 1.0 - y)
-            inner = (gamma * ((gamma - 1.0) * q * q_ce + q_ce * (s_neg - s))
-                     + 2.0 * gamma * q * d_ce + s * s_neg)
+            inner = (
+                gamma * ((gamma - 1.0) * q * q_ce + q_ce * (s_neg - s))
+                + 2.0 * gamma * q * d_ce
+                + s * s_neg
+            )
             return a_t * g * inner
         u, c, ce, d_ce, dd_ce = self._prob_parts(xp, pred, y, eps)
         return a_t * (
@@ -378,8 +464,13 @@ class FocalLoss(ElementwiseLoss):
     def _prob_parts(self, xp: Any, p: Any, y: Any, eps: float | None) -> tuple[Any, ...]:
         pc = _clip(xp, p, eps)
         u = pc * (1.0 - y) + (1.0 - pc) * y
-        return (u, 1.0 - 2.0 * y, _prob_ce(xp, p, y, 1.0 - y, eps),
-                _prob_ce_grad(xp, p, y, 1.0 - y, eps), _prob_ce_hess(xp, p, y, 1.0 - y, eps))
+        return (
+            u,
+            1.0 - 2.0 * y,
+            _prob_ce(xp, p, y, 1.0 - y, eps),
+            _prob_ce_grad(xp, p, y, 1.0 - y, eps),
+            _prob_ce_hess(xp, p, y, 1.0 - y, eps),
+        )
 
     def _pow_times(self, xp: Any, u: Any, power: float, factor: Any) -> Any:
         """u**power * factor, taken as 0 where u == 0 (the singular point p == y)."""

@@ -419,13 +419,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             lines = _list_lines(args.family)
-        else:
+        elif args.command == "show":
             loss = _find(args.name)
             params = _parse_params(loss.spec, args.param)
             try:
                 lines = _show_lines(loss, params, _has_command(parser, "plot"))
-            except (LossInputError, TypeError) as error:
+            except LossInputError as error:  # a --param value outside its range
                 raise UsageError(str(error)) from None
+        else:  # pragma: no cover - every command added to the parser is dispatched above
+            raise UsageError(f"command {args.command!r} is not implemented")
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

@@ -62,8 +62,10 @@ class Hinge(_MarginLoss):
         target_domain="sign",
         properties=Properties(convex=True, robust=True, smoothness="C0"),
         formula=r"\ell(f, y) = \max(0,\ 1 - y f)",
-        references=("Cortes, C., Vapnik, V. (1995). Support-vector networks. "
-                    "Machine Learning 20(3), 273-297.",),
+        references=(
+            "Cortes, C., Vapnik, V. (1995). Support-vector networks. "
+            "Machine Learning 20(3), 273-297.",
+        ),
         aliases=("hinge_loss", "Hinge"),
         framework_names={
             "keras": "keras.losses.Hinge, keras.losses.hinge",
@@ -99,10 +101,12 @@ class SquaredHinge(_MarginLoss):
         target_domain="sign",
         properties=Properties(convex=True, robust=False, smoothness="C1"),
         formula=r"\ell(f, y) = \max(0,\ 1 - y f)^2",
-        references=("Rennie, J. D. M., Srebro, N. (2005). Loss functions for preference levels. "
-                    "IJCAI Workshop.",
-                    "Lee, C.-P., Lin, C.-J. (2013). A study on L2-loss (squared hinge-loss) "
-                    "multiclass SVM. Neural Computation 25(5).",),
+        references=(
+            "Rennie, J. D. M., Srebro, N. (2005). Loss functions for preference levels. "
+            "IJCAI Workshop.",
+            "Lee, C.-P., Lin, C.-J. (2013). A study on L2-loss (squared hinge-loss) "
+            "multiclass SVM. Neural Computation 25(5).",
+        ),
         aliases=("squared_hinge_loss", "SquaredHinge", "l2_svm"),
         framework_names={
             "keras": "keras.losses.SquaredHinge, keras.losses.squared_hinge",
@@ -138,9 +142,16 @@ class LogisticLoss(_MarginLoss):
         target_domain="sign",
         properties=Properties(convex=True, robust=True, smoothness="Cinf"),
         formula=r"\ell(f, y) = \log(1 + e^{-y f})",
-        references=("Berkson, J. (1944). Application of the logistic function to bio-assay. "
-                    "JASA 39(227).",),
-        aliases=("soft_margin", "soft_margin_loss", "SoftMarginLoss", "logistic", "log_loss_margin"),
+        references=(
+            "Berkson, J. (1944). Application of the logistic function to bio-assay. JASA 39(227).",
+        ),
+        aliases=(
+            "soft_margin",
+            "soft_margin_loss",
+            "SoftMarginLoss",
+            "logistic",
+            "log_loss_margin",
+        ),
         framework_names={
             "pytorch": "torch.nn.SoftMarginLoss, torch.nn.functional.soft_margin_loss",
             "paddle": "paddle.nn.SoftMarginLoss",
@@ -175,12 +186,16 @@ class ExponentialLoss(_MarginLoss):
         target_domain="sign",
         properties=Properties(convex=True, robust=False, smoothness="Cinf"),
         formula=r"\ell(f, y) = e^{-y f}",
-        references=("Freund, Y., Schapire, R. E. (1997). A decision-theoretic generalization of "
-                    "on-line learning and an application to boosting. JCSS 55(1).",
-                    "Friedman, J., Hastie, T., Tibshirani, R. (2000). Additive logistic "
-                    "regression. Annals of Statistics 28(2).",),
+        references=(
+            "Freund, Y., Schapire, R. E. (1997). A decision-theoretic generalization of "
+            "on-line learning and an application to boosting. JCSS 55(1).",
+            "Friedman, J., Hastie, T., Tibshirani, R. (2000). Additive logistic "
+            "regression. Annals of Statistics 28(2).",
+        ),
         aliases=("exponential", "adaboost_loss"),
-        framework_names={"sklearn": "sklearn.ensemble.GradientBoostingClassifier(loss='exponential')"},
+        framework_names={
+            "sklearn": "sklearn.ensemble.GradientBoostingClassifier(loss='exponential')"
+        },
         derivative_notes="grad = -y exp(-y f), hess = exp(-y f).",
         when_to_use="Boosting on clean labels; avoid with label noise.",
     )
@@ -210,8 +225,10 @@ class ZeroOneLoss(_MarginLoss):
         target_domain="sign",
         properties=Properties(convex=False, robust=True, smoothness="discontinuous", bounded=True),
         formula=r"\ell(f, y) = \mathbb{1}[y f \le 0]",
-        references=("Bartlett, P. L., Jordan, M. I., McAuliffe, J. D. (2006). Convexity, "
-                    "classification, and risk bounds. JASA 101(473).",),
+        references=(
+            "Bartlett, P. L., Jordan, M. I., McAuliffe, J. D. (2006). Convexity, "
+            "classification, and risk bounds. JASA 101(473).",
+        ),
         aliases=("zero_one", "0-1", "misclassification"),
         framework_names={"sklearn": "sklearn.metrics.zero_one_loss"},
         derivative_notes="grad = hess = 0.",

@@ -43,8 +43,17 @@ class MeanAbsoluteError(ElementwiseLoss):
         target_domain="real",
         properties=Properties(convex=True, robust=True, smoothness="C0"),
         formula=r"\ell(\hat y, y) = |\hat y - y|",
-        references=("Laplace, P.-S. (1774). Mémoire sur la probabilité des causes par les évènements.",),
-        aliases=("l1_loss", "l1", "mean_absolute_error", "L1Loss", "MeanAbsoluteError", "absolute_difference"),
+        references=(
+            "Laplace, P.-S. (1774). Mémoire sur la probabilité des causes par les évènements.",
+        ),
+        aliases=(
+            "l1_loss",
+            "l1",
+            "mean_absolute_error",
+            "L1Loss",
+            "MeanAbsoluteError",
+            "absolute_difference",
+        ),
         framework_names={
             "pytorch": "torch.nn.L1Loss, torch.nn.functional.l1_loss",
             "keras": "keras.losses.MeanAbsoluteError, keras.losses.mean_absolute_error",
@@ -52,7 +61,8 @@ class MeanAbsoluteError(ElementwiseLoss):
             "paddle": "paddle.nn.L1Loss, paddle.nn.functional.l1_loss",
         },
         derivative_notes="grad is sign(r), 0 at r = 0; hess is 0 everywhere.",
-        when_to_use="Targets with outliers or heavy-tailed noise; it estimates the conditional median.",
+        when_to_use="Targets with outliers or heavy-tailed noise; it estimates the conditional "
+        "median.",
     )
 
     def _value(self, xp: Any, pred: Any, target: Any) -> Any:
@@ -75,16 +85,25 @@ class MeanSquaredError(ElementwiseLoss):
     spec = LossSpec(
         name="mse",
         family="regression",
-        summary="Mean squared error: the mean-seeking L2 loss, the Gaussian negative log-likelihood.",
+        summary="Mean squared error: the mean-seeking L2 loss, the Gaussian negative "
+        "log-likelihood.",
         pred_domain="real",
         target_domain="real",
         properties=Properties(convex=True, robust=False, smoothness="Cinf"),
         formula=r"\ell(\hat y, y) = (\hat y - y)^2",
         references=(
-            "Legendre, A.-M. (1805). Nouvelles méthodes pour la détermination des orbites des comètes.",
+            "Legendre, A.-M. (1805). Nouvelles méthodes pour la détermination des orbites des "
+            "comètes.",
             "Gauss, C. F. (1809). Theoria motus corporum coelestium.",
         ),
-        aliases=("l2_loss", "l2", "mean_squared_error", "MSELoss", "MeanSquaredError", "squared_error"),
+        aliases=(
+            "l2_loss",
+            "l2",
+            "mean_squared_error",
+            "MSELoss",
+            "MeanSquaredError",
+            "squared_error",
+        ),
         framework_names={
             "pytorch": "torch.nn.MSELoss, torch.nn.functional.mse_loss",
             "keras": "keras.losses.MeanSquaredError, keras.losses.mean_squared_error",
@@ -138,15 +157,20 @@ class RootMeanSquaredError(Loss):
         r = pred - target
         return r * r
 
-    def _forward(self, xp: Any, pred: Any, target: Any, weight: Any, reduction: str,
-                 params: dict[str, Any]) -> Any:
+    def _forward(
+        self, xp: Any, pred: Any, target: Any, weight: Any, reduction: str, params: dict[str, Any]
+    ) -> Any:
         if reduction == "none":
             raise LossInputError(
-                self.name, "reduction", "'mean', 'sum' or 'sum_by_nonzero_weights' "
-                "(the root is taken of a reduced squared error)", "'none'",
+                self.name,
+                "reduction",
+                "'mean', 'sum' or 'sum_by_nonzero_weights' "
+                "(the root is taken of a reduced squared error)",
+                "'none'",
             )
-        squared = reduce_loss(xp, self._value(xp, pred, target), weight, reduction,
-                              function=self.name)
+        squared = reduce_loss(
+            xp, self._value(xp, pred, target), weight, reduction, function=self.name
+        )
         return safe_sqrt(xp, squared)
 
 
@@ -165,11 +189,14 @@ class MeanBiasError(ElementwiseLoss):
         target_domain="real",
         properties=Properties(convex=True, robust=True, smoothness="Cinf", nonnegative=False),
         formula=r"\ell(\hat y, y) = \hat y - y",
-        references=("Willmott, C. J. (1982). Some comments on the evaluation of model performance. "
-                    "Bulletin of the American Meteorological Society 63(11).",),
+        references=(
+            "Willmott, C. J. (1982). Some comments on the evaluation of model performance. "
+            "Bulletin of the American Meteorological Society 63(11).",
+        ),
         aliases=("mbe", "bias"),
         derivative_notes="grad = 1, hess = 0.",
-        when_to_use="Checking whether a model over- or under-predicts on average; not for training.",
+        when_to_use="Checking whether a model over- or under-predicts on average; not for "
+        "training.",
     )
 
     def _value(self, xp: Any, pred: Any, target: Any) -> Any:
@@ -185,7 +212,9 @@ class MeanBiasError(ElementwiseLoss):
 class Huber(ElementwiseLoss):
     r"""Huber loss (PyTorch's ``HuberLoss``): quadratic near 0, linear beyond ``delta``.
 
-    .. math:: \ell(r) = \begin{cases} r^2/2 & |r| < \delta \\ \delta(|r| - \delta/2) & \text{else}\end{cases}
+    .. math::
+        \ell(r) = \begin{cases} r^2/2 & |r| < \delta \\
+                                \delta(|r| - \delta/2) & \text{else}\end{cases}
 
     ``huber(delta) == delta * smooth_l1(beta=delta)``. ``grad = clip(r, -delta, delta)``;
     ``hess = 1`` for ``|r| < delta`` and 0 otherwise (0 at ``|r| = delta`` exactly).
@@ -198,11 +227,21 @@ class Huber(ElementwiseLoss):
         pred_domain="real",
         target_domain="real",
         properties=Properties(convex=True, robust=True, smoothness="C1"),
-        formula=r"\ell(r) = \begin{cases} \tfrac12 r^2 & |r| < \delta \\ \delta\,(|r| - \tfrac12\delta) & |r| \ge \delta \end{cases}",
-        references=("Huber, P. J. (1964). Robust Estimation of a Location Parameter. "
-                    "Annals of Mathematical Statistics 35(1), 73-101.",),
-        params=(Param("delta", 1.0, "threshold between the quadratic and linear parts",
-                      low=0.0, low_inclusive=False),),
+        formula=r"\ell(r) = \begin{cases} \tfrac12 r^2 & |r| < \delta \\ "
+        r"\delta\,(|r| - \tfrac12\delta) & |r| \ge \delta \end{cases}",
+        references=(
+            "Huber, P. J. (1964). Robust Estimation of a Location Parameter. "
+            "Annals of Mathematical Statistics 35(1), 73-101.",
+        ),
+        params=(
+            Param(
+                "delta",
+                1.0,
+                "threshold between the quadratic and linear parts",
+                low=0.0,
+                low_inclusive=False,
+            ),
+        ),
         aliases=("huber_loss", "HuberLoss"),
         framework_names={
             "pytorch": "torch.nn.HuberLoss, torch.nn.functional.huber_loss",
@@ -212,7 +251,8 @@ class Huber(ElementwiseLoss):
             "optax": "optax.huber_loss",
         },
         derivative_notes="grad = clip(r, -delta, delta); hess = 1 where |r| < delta, else 0.",
-        when_to_use="Regression with some outliers when you still want MSE's behaviour near the fit.",
+        when_to_use="Regression with some outliers when you still want MSE's behaviour near "
+        "the fit.",
     )
 
     def _value(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
@@ -232,7 +272,9 @@ class Huber(ElementwiseLoss):
 class SmoothL1(ElementwiseLoss):
     r"""Smooth L1 loss (PyTorch's ``SmoothL1Loss``, Fast R-CNN): Huber divided by ``beta``.
 
-    .. math:: \ell(r) = \begin{cases} r^2/(2\beta) & |r| < \beta \\ |r| - \beta/2 & \text{else}\end{cases}
+    .. math::
+        \ell(r) = \begin{cases} r^2/(2\beta) & |r| < \beta \\
+                                |r| - \beta/2 & \text{else}\end{cases}
 
     ``beta = 0`` is the L1 loss. ``grad = r/beta`` inside, ``sign(r)`` outside; ``hess = 1/beta``
     inside and 0 outside (0 everywhere when ``beta = 0``).
@@ -245,12 +287,14 @@ class SmoothL1(ElementwiseLoss):
         pred_domain="real",
         target_domain="real",
         properties=Properties(convex=True, robust=True, smoothness="C1"),
-        formula=r"\ell(r) = \begin{cases} \tfrac{r^2}{2\beta} & |r| < \beta \\ |r| - \tfrac{\beta}{2} & |r| \ge \beta \end{cases}",
+        formula=r"\ell(r) = \begin{cases} \tfrac{r^2}{2\beta} & |r| < \beta \\ "
+        r"|r| - \tfrac{\beta}{2} & |r| \ge \beta \end{cases}",
         references=("Girshick, R. (2015). Fast R-CNN. ICCV. arXiv:1504.08083.",),
         params=(Param("beta", 1.0, "width of the quadratic region; 0 gives L1", low=0.0),),
         aliases=("smooth_l1_loss", "SmoothL1Loss"),
         framework_names={"pytorch": "torch.nn.SmoothL1Loss, torch.nn.functional.smooth_l1_loss"},
-        derivative_notes="grad = r/beta where |r| < beta, else sign(r); hess = 1/beta inside, else 0.",
+        derivative_notes="grad = r/beta where |r| < beta, else sign(r); hess = 1/beta inside, "
+        "else 0.",
         when_to_use="Box regression in detectors; L1 that stays differentiable at 0.",
     )
 
@@ -275,7 +319,7 @@ class SmoothL1(ElementwiseLoss):
 
 
 class PseudoHuber(ElementwiseLoss):
-    r"""Pseudo-Huber (Charbonnier) loss: a smooth Huber, ``delta**2 * (sqrt(1 + (r/delta)**2) - 1)``.
+    r"""Pseudo-Huber (Charbonnier) loss: ``delta**2 * (sqrt(1 + (r/delta)**2) - 1)``.
 
     Computed as ``r * (r / (1 + hypot(1, r/delta)))``: no cancellation near 0, no overflow for
     large residuals. ``grad = r / hypot(1, r/delta)``, ``hess = hypot(1, r/delta)**-3``.
@@ -291,15 +335,24 @@ class PseudoHuber(ElementwiseLoss):
         formula=r"\ell(r) = \delta^2\left(\sqrt{1 + (r/\delta)^2} - 1\right)",
         references=(
             "Charbonnier, P., Blanc-Féraud, L., Aubert, G., Barlaud, M. (1997). Deterministic "
-            "edge-preserving regularization in computed imaging. IEEE Trans. Image Processing 6(2).",
+            "edge-preserving regularization in computed imaging. IEEE Trans. Image "
+            "Processing 6(2).",
             "Hartley, R., Zisserman, A. (2003). Multiple View Geometry in Computer Vision, A6.8.",
         ),
-        params=(Param("delta", 1.0, "scale where the loss turns from quadratic to linear",
-                      low=0.0, low_inclusive=False),),
+        params=(
+            Param(
+                "delta",
+                1.0,
+                "scale where the loss turns from quadratic to linear",
+                low=0.0,
+                low_inclusive=False,
+            ),
+        ),
         aliases=("pseudo_huber_loss", "charbonnier", "pseudohubererror"),
         framework_names={"xgboost": "reg:pseudohubererror"},
         derivative_notes="grad = r / sqrt(1 + (r/delta)^2), hess = (1 + (r/delta)^2)^(-3/2).",
-        when_to_use="Huber's robustness where a twice-differentiable loss is needed (Newton steps, boosting).",
+        when_to_use="Huber's robustness where a twice-differentiable loss is needed (Newton "
+        "steps, boosting).",
     )
 
     def _root(self, xp: Any, r: Any, delta: float) -> Any:
@@ -335,8 +388,10 @@ class LogCosh(ElementwiseLoss):
         target_domain="real",
         properties=Properties(convex=True, robust=True, smoothness="Cinf"),
         formula=r"\ell(r) = \log\cosh(r)",
-        references=("Saleh, R. A., Saleh, A. K. Md. E. (2022). Statistical Properties of the "
-                    "log-cosh Loss Function Used in Machine Learning. arXiv:2208.04564.",),
+        references=(
+            "Saleh, R. A., Saleh, A. K. Md. E. (2022). Statistical Properties of the "
+            "log-cosh Loss Function Used in Machine Learning. arXiv:2208.04564.",
+        ),
         aliases=("logcosh", "LogCosh", "log_cosh_loss"),
         framework_names={
             "keras": "keras.losses.LogCosh, keras.losses.log_cosh",
@@ -378,9 +433,20 @@ class Quantile(ElementwiseLoss):
         target_domain="real",
         properties=Properties(convex=True, robust=True, smoothness="C0"),
         formula=r"\ell(\hat y, y) = \max\{q\,(y - \hat y),\ (q - 1)\,(y - \hat y)\}",
-        references=("Koenker, R., Bassett, G. (1978). Regression Quantiles. Econometrica 46(1), 33-50.",),
-        params=(Param("q", 0.5, "the quantile to estimate", low=0.0, high=1.0,
-                      low_inclusive=False, high_inclusive=False),),
+        references=(
+            "Koenker, R., Bassett, G. (1978). Regression Quantiles. Econometrica 46(1), 33-50.",
+        ),
+        params=(
+            Param(
+                "q",
+                0.5,
+                "the quantile to estimate",
+                low=0.0,
+                high=1.0,
+                low_inclusive=False,
+                high_inclusive=False,
+            ),
+        ),
         aliases=("pinball", "pinball_loss", "quantile_loss", "mean_pinball_loss", "PinballLoss"),
         framework_names={
             "sklearn": "sklearn.metrics.mean_pinball_loss",
@@ -388,7 +454,8 @@ class Quantile(ElementwiseLoss):
             "xgboost": "reg:quantileerror",
         },
         derivative_notes="grad = -q below the target, 1 - q above, 1/2 - q at equality; hess = 0.",
-        when_to_use="Prediction intervals and asymmetric costs: fit q = 0.05 and 0.95 for a 90% band.",
+        when_to_use="Prediction intervals and asymmetric costs: fit q = 0.05 and 0.95 for a "
+        "90% band.",
     )
 
     def _value(self, xp: Any, pred: Any, target: Any, *, q: float) -> Any:
@@ -418,13 +485,15 @@ class PoissonNLL(ElementwiseLoss):
         pred_domain="real",
         target_domain="nonnegative",
         properties=Properties(convex=True, robust=False, smoothness="Cinf", nonnegative=False),
-        formula=r"\ell(\hat y, y) = e^{\hat y} - y\,\hat y \quad(\text{log\_input}),\qquad \hat y - y \log(\hat y + \epsilon)",
-        references=("McCullagh, P., Nelder, J. A. (1989). Generalized Linear Models, 2nd ed., ch. 6.",),
+        formula=r"\ell(\hat y, y) = e^{\hat y} - y\,\hat y \quad(\text{log\_input}),"
+        r"\qquad \hat y - y \log(\hat y + \epsilon)",
+        references=(
+            "McCullagh, P., Nelder, J. A. (1989). Generalized Linear Models, 2nd ed., ch. 6.",
+        ),
         params=(
             Param("log_input", True, "pred is the log of the rate", kind="bool"),
             Param("full", False, "add the Stirling term for log(target!)", kind="bool"),
-            Param("eps", 1e-8, "added to the rate inside the log when log_input=False",
-                  low=0.0),
+            Param("eps", 1e-8, "added to the rate inside the log when log_input=False", low=0.0),
         ),
         aliases=("poisson_nll_loss", "PoissonNLLLoss", "poisson", "log_poisson_loss"),
         framework_names={
@@ -441,8 +510,9 @@ class PoissonNLL(ElementwiseLoss):
     def _pred_domain(self, params: dict[str, Any]) -> str:
         return "real" if params["log_input"] else "nonnegative"
 
-    def _value(self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool,
-               eps: float) -> Any:
+    def _value(
+        self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool, eps: float
+    ) -> Any:
         if log_input:
             loss = xp.exp(pred) - target * pred
         else:
@@ -454,14 +524,16 @@ class PoissonNLL(ElementwiseLoss):
             loss = loss + where0(xp, big, stirling)
         return loss
 
-    def _grad(self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool,
-              eps: float) -> Any:
+    def _grad(
+        self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool, eps: float
+    ) -> Any:
         if log_input:
             return xp.exp(pred) - target
         return 1.0 - target / (pred + eps)
 
-    def _hess(self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool,
-              eps: float) -> Any:
+    def _hess(
+        self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool, eps: float
+    ) -> Any:
         if log_input:
             return xp.exp(pred)
         rate = pred + eps
@@ -471,7 +543,9 @@ class PoissonNLL(ElementwiseLoss):
 class GaussianNLL(ElementwiseLoss):
     r"""Gaussian negative log-likelihood with predicted variance (PyTorch's ``GaussianNLLLoss``).
 
-    .. math:: \ell = \tfrac12\left(\log\max(v, \epsilon) + \frac{(\hat y - y)^2}{\max(v, \epsilon)}\right)
+    .. math::
+        \ell = \tfrac12\left(\log\max(v, \epsilon)
+                + \frac{(\hat y - y)^2}{\max(v, \epsilon)}\right)
               \ (+\ \tfrac12\log 2\pi \text{ if full})
 
     ``var`` has pred's shape, or pred's shape without its last dimension, or with a last
@@ -484,13 +558,16 @@ class GaussianNLL(ElementwiseLoss):
     spec = LossSpec(
         name="gaussian_nll",
         family="regression",
-        summary="Gaussian negative log-likelihood with a predicted variance (heteroscedastic regression).",
+        summary="Gaussian negative log-likelihood with a predicted variance (heteroscedastic "
+        "regression).",
         pred_domain="real",
         target_domain="real",
         properties=Properties(convex=True, robust=False, smoothness="Cinf", nonnegative=False),
         formula=r"\ell = \tfrac12\left(\log \sigma^2 + \frac{(\hat y - y)^2}{\sigma^2}\right)",
-        references=("Nix, D. A., Weigend, A. S. (1994). Estimating the mean and variance of the "
-                    "target probability distribution. ICNN'94.",),
+        references=(
+            "Nix, D. A., Weigend, A. S. (1994). Estimating the mean and variance of the "
+            "target probability distribution. ICNN'94.",
+        ),
         params=(
             Param("var", REQUIRED, "predicted variance (array or number, >= 0)", kind="array"),
             Param("full", False, "add the constant 0.5*log(2*pi)", kind="bool"),
@@ -512,7 +589,8 @@ class GaussianNLL(ElementwiseLoss):
             vshape = tuple(value.shape)
         if vshape not in (shape, (), (*shape[:-1], 1)):
             raise LossInputError(
-                self.name, name,
+                self.name,
+                name,
                 f"pred's shape {shape}, {shape[:-1]}, {(*shape[:-1], 1)} or a number",
                 f"shape {vshape}",
             )
@@ -522,19 +600,16 @@ class GaussianNLL(ElementwiseLoss):
     def _clamped(self, xp: Any, var: Any, eps: float) -> Any:
         return xp.maximum(var, const(xp, eps, var))
 
-    def _value(self, xp: Any, pred: Any, target: Any, *, var: Any, full: bool,
-               eps: float) -> Any:
+    def _value(self, xp: Any, pred: Any, target: Any, *, var: Any, full: bool, eps: float) -> Any:
         v = self._clamped(xp, var, eps)
         r = pred - target
         loss = 0.5 * (xp.log(v) + r * r / v)
         return loss + 0.5 * LOG_2PI if full else loss
 
-    def _grad(self, xp: Any, pred: Any, target: Any, *, var: Any, full: bool,
-              eps: float) -> Any:
+    def _grad(self, xp: Any, pred: Any, target: Any, *, var: Any, full: bool, eps: float) -> Any:
         return (pred - target) / self._clamped(xp, var, eps)
 
-    def _hess(self, xp: Any, pred: Any, target: Any, *, var: Any, full: bool,
-              eps: float) -> Any:
+    def _hess(self, xp: Any, pred: Any, target: Any, *, var: Any, full: bool, eps: float) -> Any:
         return xp.broadcast_to(1.0 / self._clamped(xp, var, eps), tuple(pred.shape))
 
 

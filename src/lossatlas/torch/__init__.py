@@ -34,8 +34,14 @@ class LossModule(nn.Module):
 
     loss: ClassVar[Loss]
 
-    def __init__(self, *, reduction: str = "mean", weight: torch.Tensor | None = None,
-                 compile: bool = False, **params: Any) -> None:
+    def __init__(
+        self,
+        *,
+        reduction: str = "mean",
+        weight: torch.Tensor | None = None,
+        compile: bool = False,
+        **params: Any,
+    ) -> None:
         super().__init__()
         check_reduction(self.loss.name, reduction)
         self.loss._bind((), params, partial=True)  # raises early on a bad hyperparameter
@@ -56,8 +62,13 @@ class LossModule(nn.Module):
         }
         return {**self.params, **tensors}
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor, *arrays: torch.Tensor,
-                weight: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        *arrays: torch.Tensor,
+        weight: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         if self.weight is not None:
             weight = self.weight if weight is None else weight * self.weight
         params = self._all_params()
@@ -68,7 +79,7 @@ class LossModule(nn.Module):
     def _compiled_forward(self, pred, target, arrays, weight, params):
         loss = self.loss
         bound = loss._bind(arrays, params)
-        xp, pred, target, bound, out_dtype = loss._prepare(pred, target, bound)
+        _, pred, target, bound, out_dtype = loss._prepare(pred, target, bound)
         tensors = {k: v for k, v in bound.items() if isinstance(v, torch.Tensor)}
         scalars = {k: v for k, v in bound.items() if k not in tensors}
         if self._compiled is None:
@@ -97,9 +108,11 @@ def _module(name: str, loss: Loss, torch_equivalent: str = "") -> type[LossModul
         p.name if p.default is REQUIRED else f"{p.name}={p.default!r}" for p in spec.params
     )
     same = f" Drop-in for ``{torch_equivalent}``." if torch_equivalent else ""
-    doc = (f"{spec.summary}{same}\n\n    Module form of ``lossatlas.{loss.name}`` (see its docstring "
-           f"for the formula and derivatives).\n    Hyperparameters: {params or 'none'}; plus "
-           "``reduction``, ``weight``, ``compile``.\n    ")
+    doc = (
+        f"{spec.summary}{same}\n\n    Module form of ``lossatlas.{loss.name}`` (see its docstring "
+        f"for the formula and derivatives).\n    Hyperparameters: {params or 'none'}; plus "
+        "``reduction``, ``weight``, ``compile``.\n    "
+    )
     return type(name, (LossModule,), {"loss": loss, "__doc__": doc, "__module__": __name__})
 
 
@@ -115,10 +128,14 @@ QuantileLoss = _module("QuantileLoss", regression.quantile)
 PoissonNLLLoss = _module("PoissonNLLLoss", regression.poisson_nll, "torch.nn.PoissonNLLLoss")
 GaussianNLLLoss = _module("GaussianNLLLoss", regression.gaussian_nll, "torch.nn.GaussianNLLLoss")
 BCELoss = _module("BCELoss", classification.binary_cross_entropy, "torch.nn.BCELoss")
-BCEWithLogitsLoss = _module("BCEWithLogitsLoss", classification.binary_cross_entropy_with_logits,
-                            "torch.nn.BCEWithLogitsLoss")
-BalancedCrossEntropyLoss = _module("BalancedCrossEntropyLoss",
-                                   classification.balanced_cross_entropy)
+BCEWithLogitsLoss = _module(
+    "BCEWithLogitsLoss",
+    classification.binary_cross_entropy_with_logits,
+    "torch.nn.BCEWithLogitsLoss",
+)
+BalancedCrossEntropyLoss = _module(
+    "BalancedCrossEntropyLoss", classification.balanced_cross_entropy
+)
 FocalLoss = _module("FocalLoss", classification.focal_loss)
 HingeLoss = _module("HingeLoss", margin.hinge)
 SquaredHingeLoss = _module("SquaredHingeLoss", margin.squared_hinge)
@@ -129,10 +146,28 @@ ZeroOneLoss = _module("ZeroOneLoss", margin.zero_one_loss)
 
 MODULES: dict[str, type[LossModule]] = {
     cls.loss.name: cls
-    for cls in (L1Loss, MSELoss, RMSELoss, MeanBiasError, HuberLoss, SmoothL1Loss,
-                PseudoHuberLoss, LogCoshLoss, QuantileLoss, PoissonNLLLoss, GaussianNLLLoss,
-                BCELoss, BCEWithLogitsLoss, BalancedCrossEntropyLoss, FocalLoss, HingeLoss,
-                SquaredHingeLoss, LogisticLoss, ExponentialLoss, ZeroOneLoss)
+    for cls in (
+        L1Loss,
+        MSELoss,
+        RMSELoss,
+        MeanBiasError,
+        HuberLoss,
+        SmoothL1Loss,
+        PseudoHuberLoss,
+        LogCoshLoss,
+        QuantileLoss,
+        PoissonNLLLoss,
+        GaussianNLLLoss,
+        BCELoss,
+        BCEWithLogitsLoss,
+        BalancedCrossEntropyLoss,
+        FocalLoss,
+        HingeLoss,
+        SquaredHingeLoss,
+        LogisticLoss,
+        ExponentialLoss,
+        ZeroOneLoss,
+    )
 }
 
 
@@ -143,5 +178,10 @@ def module_for(name: str, **kwargs: Any) -> LossModule:
     return MODULES[get(name).name](**kwargs)
 
 
-__all__ = ["MODULES", "LossModule", "module_for", *sorted(c.__name__ for c in MODULES.values()),
-           "SoftMarginLoss"]
+__all__ = [
+    "MODULES",
+    "LossModule",
+    "module_for",
+    *sorted(c.__name__ for c in MODULES.values()),
+    "SoftMarginLoss",
+]

@@ -39,7 +39,7 @@ def _native_reduction(weight: Any, reduction: str) -> str:
 
 
 def _finish(name: str, out: Tensor, weight: Any, reduction: str, native: str) -> Tensor:
-    if native != "none" or reduction == "none" and weight is None:
+    if native != "none" or (reduction == "none" and weight is None):
         return out
     return reduce_loss(xp, out, weight, reduction, function=name)
 
@@ -142,63 +142,76 @@ def _closed_form(loss, pred, target, weight, reduction, params):
 
 
 # ---- 3. focal loss ------------------------------------------------------------------------------
-def _one_minus_pt(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """(sigmoid(x), 1 - p_t) with 1 - p_t = (1-y) sigmoid(x) + y sigmoid(-x): no cancellation."""
-    s_pos = torch.sigmoid(x)
-    u = torch.sigmoid(x.neg()).mul_(y)
-    return s_pos, u.addcmul_(s_pos, 1.0 - y)
+def _apply_alpha_(t: Tensor, y: Tensor, alpha: float | None) -> Tensor:
+    """t *= alpha_t = alpha y + (1 - alpha)(1 - y), in place (no extra full-size tensor)."""
+    if alpha is None:
+        return t
+    if alpha == 1.0:
+        return t.mul_(y)
+    # alpha_t = (1 - alpha) (1 + c y) with c = (2 alpha - 1) / (1 - alpha)
+    return t.mul_(1.0 - alpha).addcmul_(t, y, value=(2.0 * alpha - 1.0) / (1.0 - alpha))
 
 
-def _alpha_t(y: Tensor, alpha: float | None) -> Tensor | None:
-    return None if alpha is None else y * (2.0 * alpha - 1.0) + (1.0 - alpha)
+def _focal_forward(
+    x: Tensor, y: Tensor, alpha: float | None, gamma: float, with_grad: bool
+) -> tuple[Tensor, Tensor | None]:
+    """Per-element focal loss and, if asked, its derivative, sharing every intermediate.
+
+    In-place throughout: at most four full-size temporaries live at once (the composed formula
+    keeps about ten for autograd). 1 - p_t = (1-y) sigmoid(x) + y sigmoid(-x) is formed from
+    both sigmoids, so it has no cancellation where it is tiny.
+    """
+    s = torch.sigmoid(x)
+    s_neg = x.neg().sigmoid_()
+    u = (s_neg - s).mul_(y).add_(s)  # 1 - p_t
+    grad = None
+    if with_grad:
+        grad = (s_neg * y).mul_(-2.0).add_(u)  # d ce / dx = sigmoid(x) - y, without cancellation
+    q = s.mul_(s_neg)  # becomes q = (1 - 2y) sigmoid(x) sigmoid(-x) / (1 - p_t)
+    del s_neg
+    ce = F.softplus(x).addcmul_(x, y, value=-1.0)  # softplus(x) - x y
+    if gamma != 0 and with_grad:
+        q.div_(u).masked_fill_(u == 0, 1.0)  # the limit where 1 - p_t underflows
+        q.addcmul_(q, y, value=-2.0).mul_(ce)
+        q.masked_fill_(q.isnan(), 0.0)  # 0 * inf at an infinite logit
+        grad.add_(q, alpha=gamma)
+    del q
+    if gamma != 0:
+        modulator = u.pow_(gamma)
+        ce.mul_(modulator)
+        if with_grad:
+            grad.mul_(modulator)
+    del u
+    if with_grad:
+        _apply_alpha_(grad, y, alpha)
+    return _apply_alpha_(ce, y, alpha), grad
 
 
 class _FocalLogits(torch.autograd.Function):
-    """Binary focal loss on logits with a closed-form, in-place backward; saves only x and y."""
+    """Binary focal loss on logits. The forward computes the gradient alongside the loss and
+    saves it, so the backward is one multiplication; a double backward (create_graph=True) uses
+    the differentiable closed form of the core instead."""
 
     @staticmethod
     def forward(ctx, x, y, loss, params, mode):
-        ctx.save_for_backward(x, y)
+        loss_values, grad = _focal_forward(
+            x, y, params["alpha"], params["gamma"], ctx.needs_input_grad[0]
+        )
+        ctx.save_for_backward(x, y, grad)
         ctx.loss, ctx.params, ctx.mode = loss, params, mode
-        alpha, gamma = params["alpha"], params["gamma"]
-        out = F.binary_cross_entropy_with_logits(x, y, reduction="none")
-        if gamma != 0:
-            out.mul_(_one_minus_pt(x, y)[1].pow_(gamma))
-        alpha_t = _alpha_t(y, alpha)
-        if alpha_t is not None:
-            out.mul_(alpha_t)
         if mode == "none":
-            return out
-        total = out.sum()
+            return loss_values
+        total = loss_values.sum()
         return total / max(x.numel(), 1) if mode == "mean" else total
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, y = ctx.saved_tensors
+        x, y, grad = ctx.saved_tensors
         if ctx.mode == "mean":
             grad_out = grad_out / max(x.numel(), 1)
-        if torch.is_grad_enabled():  # create_graph=True: use the differentiable closed form
+        if torch.is_grad_enabled():
             grad = ctx.loss._grad(xp, x, y, **ctx.params)
-            return grad * grad_out, None, None, None, None
-        alpha, gamma = ctx.params["alpha"], ctx.params["gamma"]
-        # d/dx = alpha_t (1-p_t)^gamma [gamma q ce + sigmoid(x) - y] with
-        # q = (1 - 2y) sigmoid(x) sigmoid(-x) / (1-p_t), whose limit is 1 - 2y where 1-p_t is 0
-        s_pos, s_neg = torch.sigmoid(x), torch.sigmoid(x.neg())
-        not_y = 1.0 - y
-        u = (s_neg * y).addcmul_(s_pos, not_y)
-        grad = (s_pos * not_y).addcmul_(s_neg, y, value=-1.0)  # sigmoid(x) - y, no cancellation
-        if gamma != 0:
-            q = s_pos.mul_(s_neg)
-            del s_neg
-            q = torch.where(u > 0, q.div_(u), 1.0).mul_(not_y.sub_(y))
-            ce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
-            q_ce = torch.where(q == 0, 0.0, q.mul_(ce))  # 0 * inf at an infinite logit
-            del ce
-            grad.add_(q_ce, alpha=gamma).mul_(u.pow_(gamma))
-        alpha_t = _alpha_t(y, alpha)
-        if alpha_t is not None:
-            grad.mul_(alpha_t)
-        return grad.mul_(grad_out), None, None, None, None
+        return grad * grad_out, None, None, None, None
 
 
 def _focal(loss, pred, target, weight, reduction, params):
