@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -255,3 +256,22 @@ def test_fast_path_tables_name_registered_losses():
     names = {loss.name for loss in la.catalog()}
     assert set(_fast.NATIVE) <= names
     assert set(_fast.SPECIAL) <= names
+
+
+def test_bce_gradient_at_exact_zero_and_one_follows_the_definition():
+    # torch's native backward gives (p - y) / 1e-12 there; the clamped log has slope 0
+    p = torch.tensor([0.0, 1.0, 0.0, 1.0, 0.5], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0], dtype=torch.float64)
+    la.binary_cross_entropy(p, y, reduction="sum").backward()
+    expected = la.binary_cross_entropy.grad(p.detach(), y)
+    torch.testing.assert_close(p.grad, expected)
+    torch.testing.assert_close(expected, torch.tensor([0.0, 0.0, 1.0, -1.0, -2.0], dtype=p.dtype))
+
+
+def test_array_arguments_that_require_grad_are_used_as_given():
+    var = torch.rand(6, dtype=torch.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no re-wrapping through torch.asarray
+        out = la.gaussian_nll(torch.zeros(6, dtype=torch.float64), torch.ones(6), var)
+    out.backward()
+    torch.testing.assert_close(var.grad, 0.5 * (1 / var.detach() - 1 / var.detach() ** 2) / 6)

@@ -28,7 +28,7 @@ from ._validate import (
     describe,
     values_checkable,
 )
-from ._xp import compute_dtype, device, value_range
+from ._xp import compute_dtype, device, to_namespace, value_range
 
 REQUIRED = inspect.Parameter.empty
 
@@ -218,12 +218,14 @@ class Loss(abc.ABC):
                 f"an array of the same library as pred ({describe(pred)})",
                 describe(target),
             ) from None
-        if device(pred) != device(target):
+        pred_device, target_device = device(pred), device(target)
+        # a JAX tracer has no device (None); placement is then JAX's business
+        if None not in (pred_device, target_device) and pred_device != target_device:
             raise LossInputError(
                 name,
                 "target",
-                f"an array on pred's device {device(pred)}",
-                f"device {device(target)}",
+                f"an array on pred's device {pred_device}",
+                f"device {target_device}",
             )
         if not xp.isdtype(pred.dtype, "real floating"):
             raise LossInputError(name, "pred", "a real floating-point array", describe(pred))
@@ -251,7 +253,7 @@ class Loss(abc.ABC):
                 raise LossInputError(name, p.name, "an array or a number", describe(value))
             else:
                 try:
-                    value = xp.asarray(value, device=device(pred))
+                    value = to_namespace(xp, value, pred)
                 except Exception:
                     raise LossInputError(
                         name, p.name, "an array of the same library as pred", describe(value)

@@ -7,7 +7,7 @@ from typing import Any
 from array_api_compat import size
 
 from ._validate import LossInputError, describe
-from ._xp import const
+from ._xp import const, to_namespace
 
 REDUCTIONS = ("mean", "sum", "none", "sum_by_nonzero_weights")
 
@@ -25,11 +25,11 @@ def prepare_weight(function: str, xp: Any, weight: Any, loss: Any) -> Any:
     if weight is None:
         return None
     if isinstance(weight, (int, float)) and not isinstance(weight, bool):
-        weight = xp.asarray(weight)
+        weight = const(xp, weight, loss)
     if not hasattr(weight, "shape"):
         raise LossInputError(function, "weight", "an array or a number", describe(weight))
     try:
-        weight = xp.asarray(weight, device=getattr(loss, "device", None))
+        weight = to_namespace(xp, weight, loss)
     except Exception:
         raise LossInputError(
             function, "weight", "an array of the same library as 'pred'", describe(weight)

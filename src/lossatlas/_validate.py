@@ -50,7 +50,11 @@ def check_parameter(
         if allow_none:
             return
         raise LossInputError(function, name, "a number", "None")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # a flag or a string is not a number, even where float() would take it (True, "0.5")
+    is_flag = isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b"
+    if is_flag or isinstance(value, (str, bytes)):
+        raise LossInputError(function, name, "a real number", describe(value))
+    if not isinstance(value, (int, float)):
         try:
             value = float(value)
         except (TypeError, ValueError):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from array_api_compat import array_namespace, is_jax_array, is_torch_array
 from array_api_compat import device as _device
-from array_api_compat import is_jax_array, is_torch_array
 
 Array = Any
 LOG2 = math.log(2.0)
@@ -26,6 +26,18 @@ def const(xp: Any, value: float, like: Array) -> Array:
     return xp.asarray(value, dtype=like.dtype, device=_device(like))
 
 
+def to_namespace(xp: Any, value: Array, like: Array) -> Array:
+    """``value`` as an array of ``like``'s library and device; unchanged if it already is one.
+
+    Raises TypeError or ValueError when the conversion is impossible.
+    """
+    try:
+        array_namespace(like, value)
+        return value
+    except TypeError:
+        return xp.asarray(value, device=_device(like))
+
+
 def compute_dtype(xp: Any, dtype: Any) -> Any:
     """float32 and float64 compute as themselves; half precisions compute in float32."""
     if dtype == xp.float64 or dtype == xp.float32:
@@ -34,12 +46,16 @@ def compute_dtype(xp: Any, dtype: Any) -> Any:
 
 
 def is_tracing(x: Array) -> bool:
-    """True for a JAX tracer (inside ``jit``/``grad``/``vmap``), where values are unknown."""
+    """True where values are unknown: x is a JAX tracer (inside ``jit``/``grad``/``vmap``), or
+    a concrete JAX array used inside ``jax.jit``, where operations on it are staged, not run
+    (a target closed over by a jitted objective)."""
     if not is_jax_array(x):
         return False
     import jax
 
-    return isinstance(x, jax.core.Tracer)
+    if isinstance(x, jax.core.Tracer):
+        return True
+    return isinstance(jax.numpy.zeros(()), jax.core.Tracer)
 
 
 def value_range(xp: Any, x: Array) -> tuple[float, float]:
@@ -75,16 +91,25 @@ def log_sigmoid(xp: Any, x: Array) -> Array:
     return -softplus(xp, -x)
 
 
+def _neg_abs(xp: Any, x: Array) -> Array:
+    """-|x| that takes the ``x >= 0`` branch at 0, as the sigmoid's ``where`` does.
+
+    (``abs_`` has derivative 0 at 0, which would make autodiff of the sigmoid below give a
+    slope of 0 instead of 1/4 at exactly x = 0.)
+    """
+    return xp.where(x >= 0, -x, x)
+
+
 def sigmoid(xp: Any, x: Array) -> Array:
-    """1 / (1 + exp(-x)) without overflow for either sign."""
-    e = xp.exp(-abs_(xp, x))
+    """1 / (1 + exp(-x)) without overflow for either sign; autodiff-exact at 0 too."""
+    e = xp.exp(_neg_abs(xp, x))
     one = const(xp, 1.0, x)
     return xp.where(x >= 0, one / (one + e), e / (one + e))
 
 
 def sigmoid_pair(xp: Any, x: Array) -> tuple[Array, Array]:
     """(sigmoid(x), sigmoid(-x)), each accurate where it is tiny (no 1 - s cancellation)."""
-    e = xp.exp(-abs_(xp, x))
+    e = xp.exp(_neg_abs(xp, x))
     one = const(xp, 1.0, x)
     big = one / (one + e)
     small = e / (one + e)
@@ -93,9 +118,15 @@ def sigmoid_pair(xp: Any, x: Array) -> tuple[Array, Array]:
 
 
 def log_add_exp(xp: Any, a: Array, b: Array) -> Array:
-    """log(exp(a) + exp(b)) that returns -inf (not NaN) when both are -inf."""
-    hi = xp.maximum(a, b)
-    lo = xp.minimum(a, b)
+    """log(exp(a) + exp(b)) that returns -inf (not NaN) when both are -inf.
+
+    The larger term is selected with ``where`` rather than ``maximum``/``minimum``: at a tie
+    those split the derivative half and half, which keeps the first derivative right but
+    makes the second derivative wrong under autodiff.
+    """
+    first = a >= b
+    hi = xp.where(first, a, b)
+    lo = xp.where(first, b, a)
     neg_inf = const(xp, -math.inf, hi)
     both_empty = hi == neg_inf
     hi_safe = xp.where(both_empty, const(xp, 0.0, hi), hi)
@@ -118,7 +149,8 @@ def log_or_neg_inf(xp: Any, x: Array) -> Array:
 
 
 def safe_sqrt(xp: Any, x: Array) -> Array:
-    """sqrt(x) for x >= 0 whose derivative at 0 is 0 instead of inf (double-where)."""
+    """sqrt(x) for x >= 0 whose derivative at 0 is 0 instead of inf (double-where); NaN
+    stays NaN (a NaN input must not come out as a perfect fit)."""
     positive = x > 0
     root = xp.sqrt(xp.where(positive, x, const(xp, 1.0, x)))
-    return where0(xp, positive, root)
+    return xp.where(positive, root, xp.where(xp.isnan(x), x, const(xp, 0.0, x)))

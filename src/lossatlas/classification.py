@@ -400,13 +400,30 @@ class FocalLoss(ElementwiseLoss):
         y = target
         if from_logits:
             ce = _logit_ce(xp, pred, y, 1.0 - y)
-            if gamma == 0:
-                return self._alpha_t(y, alpha) * ce
+            a_t = self._alpha_t(y, alpha)
+            if gamma == 0:  # a class weight of 0 times an infinite ce is 0, not NaN
+                return a_t * ce if alpha is None else _times_finite(xp, a_t, ce)
             modulator = xp.exp(gamma * self._log_one_minus_pt(xp, pred, y))
-            return self._alpha_t(y, alpha) * _times_finite(xp, modulator, ce)
+            return _times_finite(xp, a_t * modulator, ce)
         p = _clip(xp, pred, eps)
         u = p * (1.0 - y) + (1.0 - p) * y
-        return self._alpha_t(y, alpha) * u**gamma * _prob_ce(xp, pred, y, 1.0 - y, eps)
+        ce = _prob_ce(xp, pred, y, 1.0 - y, eps)
+        if gamma == 0:
+            return self._alpha_t(y, alpha) * ce
+        return self._alpha_t(y, alpha) * self._modulator(xp, u, gamma) * ce
+
+    def _modulator(self, xp: Any, u: Any, gamma: float) -> Any:
+        """u**gamma whose autodiff derivatives at u = 0 (p == y) are the true limits, not NaN.
+
+        An integer power differentiates exactly; for a fractional power the derivatives at
+        u = 0 are taken as 0 (there ``ce`` is 0 too, so the loss's slope is 0, and for
+        gamma < 1 the second derivative is infinite and dropped as ``hess`` documents).
+        """
+        if float(gamma).is_integer():
+            return u ** int(gamma)
+        positive = u > 0
+        safe = xp.where(positive, u, const(xp, 1.0, u))
+        return xp.where(positive, safe**gamma, const(xp, 0.0, u))
 
     def _grad(
         self,
@@ -464,19 +481,25 @@ class FocalLoss(ElementwiseLoss):
     def _prob_parts(self, xp: Any, p: Any, y: Any, eps: float | None) -> tuple[Any, ...]:
         pc = _clip(xp, p, eps)
         u = pc * (1.0 - y) + (1.0 - pc) * y
+        c = 1.0 - 2.0 * y  # du/dp, which is 0 where p is clipped to [eps, 1 - eps]
+        if eps is not None:
+            inside = (p >= const(xp, eps, p)) & (p <= const(xp, 1.0 - eps, p))
+            c = xp.where(inside, c, const(xp, 0.0, c))
         return (
             u,
-            1.0 - 2.0 * y,
+            c,
             _prob_ce(xp, p, y, 1.0 - y, eps),
             _prob_ce_grad(xp, p, y, 1.0 - y, eps),
             _prob_ce_hess(xp, p, y, 1.0 - y, eps),
         )
 
     def _pow_times(self, xp: Any, u: Any, power: float, factor: Any) -> Any:
-        """u**power * factor, taken as 0 where u == 0 (the singular point p == y)."""
+        """u**power * factor; where u == 0 (p == y) it is ``factor`` for power 0 (u**0 = 1)
+        and 0 otherwise, which drops the singular terms of gamma < 1 at that point."""
         positive = u > 0
         safe = xp.where(positive, u, const(xp, 1.0, u))
-        return xp.where(positive, safe**power * factor, const(xp, 0.0, u))
+        at_zero = factor if power == 0 else const(xp, 0.0, u)
+        return xp.where(positive, safe**power * factor, at_zero)
 
 
 binary_cross_entropy = register(BinaryCrossEntropy())

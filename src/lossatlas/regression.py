@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from array_api_compat import size
+
 from ._loss import REQUIRED, ElementwiseLoss, Loss
 from ._reduce import reduce_loss
 from ._registry import register
 from ._spec import LossSpec, Param, Properties
 from ._validate import LossInputError, check_interval
-from ._xp import LOG2, abs_, const, safe_sqrt, sigmoid_pair, softplus, where0
+from ._xp import LOG2, abs_, const, log_or_neg_inf, safe_sqrt, sigmoid_pair, softplus, where0
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -168,10 +170,20 @@ class RootMeanSquaredError(Loss):
                 "(the root is taken of a reduced squared error)",
                 "'none'",
             )
-        squared = reduce_loss(
-            xp, self._value(xp, pred, target), weight, reduction, function=self.name
+        r = pred - target
+        root = safe_sqrt(xp, reduce_loss(xp, r * r, weight, reduction, function=self.name))
+        if size(r) == 0:
+            return root
+        # r * r overflows long before the root does (|r| > 1.8e19 in float32): where it did,
+        # take the root of the squares of r / max|r| and scale back (exact by homogeneity).
+        big = xp.max(abs_(xp, r))
+        usable = ~xp.isfinite(root) & xp.isfinite(big) & (big > 0)
+        scale = xp.where(usable, big, const(xp, 1.0, big))
+        s = r / scale
+        scaled = scale * safe_sqrt(
+            xp, reduce_loss(xp, s * s, weight, reduction, function=self.name)
         )
-        return safe_sqrt(xp, squared)
+        return xp.where(xp.isfinite(root), root, scaled)
 
 
 class MeanBiasError(ElementwiseLoss):
@@ -356,11 +368,27 @@ class PseudoHuber(ElementwiseLoss):
     )
 
     def _root(self, xp: Any, r: Any, delta: float) -> Any:
-        return xp.hypot(const(xp, 1.0, r), r / delta)
+        """sqrt(1 + (r/delta)^2) without overflow, and smooth under autodiff.
+
+        (``hypot(1, z)`` is what this computes, but JAX's hypot selects with max/min, whose
+        tie at |z| = 1 gives a wrong second derivative under autodiff.)
+        """
+        z = r / delta
+        small = z * z <= 1.0
+        big = abs_(xp, xp.where(small, const(xp, 2.0, z), z))  # |z| > 1 wherever it is used
+        inv = 1.0 / big
+        return xp.where(small, xp.sqrt(1.0 + z * z), big * xp.sqrt(1.0 + inv * inv))
 
     def _value(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
         r = pred - target
-        return r * (r / (1.0 + self._root(xp, r, delta)))
+        z = r / delta
+        root = self._root(xp, r, delta)
+        # |z| <= 1: r^2 / (1 + root), no cancellation; |z| > 1: delta^2 (root - 1), whose
+        # autodiff derivatives stay exact for huge r (those of the first form lose a term to
+        # underflow and come out twice too large at |r| = 1e30 in float32)
+        near = r * (r / (1.0 + root))
+        far = delta * (delta * (root - 1.0))
+        return xp.where(z * z <= 1.0, near, far)
 
     def _grad(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
         r = pred - target
@@ -515,8 +543,9 @@ class PoissonNLL(ElementwiseLoss):
     ) -> Any:
         if log_input:
             loss = xp.exp(pred) - target * pred
-        else:
-            loss = pred - target * xp.log(pred + eps)
+        else:  # target * log(rate), taken as 0 where the target is 0 (even at rate 0)
+            log_rate = log_or_neg_inf(xp, pred + eps)
+            loss = pred - where0(xp, target != 0, target * log_rate)
         if full:
             big = target > 1
             safe = xp.where(big, target, const(xp, 2.0, target))
@@ -529,15 +558,20 @@ class PoissonNLL(ElementwiseLoss):
     ) -> Any:
         if log_input:
             return xp.exp(pred) - target
-        return 1.0 - target / (pred + eps)
+        return 1.0 - self._target_over_rate(xp, pred, target, eps, 1)
 
     def _hess(
         self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool, eps: float
     ) -> Any:
         if log_input:
             return xp.exp(pred)
-        rate = pred + eps
-        return target / (rate * rate)
+        return self._target_over_rate(xp, pred, target, eps, 2)
+
+    def _target_over_rate(self, xp: Any, pred: Any, target: Any, eps: float, power: int) -> Any:
+        """target / rate**power, 0 where the target is 0 (the term target * log(rate) is 0)."""
+        nonzero = target != 0
+        rate = xp.where(nonzero, pred + eps, const(xp, 1.0, pred))
+        return where0(xp, nonzero, target / (rate if power == 1 else rate * rate))
 
 
 class GaussianNLL(ElementwiseLoss):

@@ -80,6 +80,12 @@ def _bce(pred, target, r, p):
     if target.requires_grad:  # torch has no derivative of BCELoss for the target
         return None
     eps = p["eps"]
+    if eps is None and pred.requires_grad:
+        # torch's backward is (p - y) / max(p (1 - p), 1e-12): +-1e12 at p exactly 0 or 1, where
+        # the clamped log of the definition has a zero derivative
+        lo, hi = pred.detach().aminmax()
+        if lo <= 0 or hi >= 1:
+            return None
     prob = pred if eps is None else pred.clamp(eps, 1.0 - eps)
     return F.binary_cross_entropy(prob, target, reduction=r)
 
