@@ -256,6 +256,18 @@ def test_fast_path_tables_name_registered_losses():
     names = {loss.name for loss in la.catalog()}
     assert set(_fast.NATIVE) <= names
     assert set(_fast.SPECIAL) <= names
+    assert set(_fast.CLOSED_FORM) <= names - set(_fast.NATIVE) - set(_fast.SPECIAL)
+
+
+def test_logistic_native_softplus_is_exact_at_the_threshold_and_beyond():
+    f = torch.tensor([-1e4, -60.0, -30.0, -20.0, 0.0, 30.0, 1e4], dtype=torch.float64)
+    y = torch.ones_like(f)
+    torch.testing.assert_close(
+        la.logistic_loss(f, y, reduction="none"),
+        la.logistic_loss.composed(f, y, reduction="none"),
+        rtol=1e-15,
+        atol=0.0,
+    )
 
 
 def test_bce_gradient_at_exact_zero_and_one_follows_the_definition():

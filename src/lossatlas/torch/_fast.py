@@ -4,9 +4,10 @@ Composed array-API code costs 2-10x a native kernel on torch in eager mode, beca
 allocates a temporary and autograd saves several. So, on torch tensors:
 
 1. where torch has a native kernel that computes the same loss, call it;
-2. otherwise run the loss's own ``_value`` / ``_grad`` kernels inside an ``autograd.Function``
-   that saves only the inputs (and, for "mean"/"sum", reduces inside the Function so no
-   per-element output is kept);
+2. for losses with a long composed form (``CLOSED_FORM``), run the loss's own ``_value`` /
+   ``_grad`` kernels inside an ``autograd.Function`` that saves only the inputs (and, for
+   "mean"/"sum", reduces inside the Function so no per-element output is kept); short formulas
+   (hinge, exponential ...) are faster composed and stay so;
 3. the focal loss has a dedicated Function (it is the one loss whose composed form is long).
 
 A fast path returns None when it does not apply (gradients wanted for the target or an array
@@ -101,6 +102,13 @@ def _bce_logits(pred, target, r, p):
     return out
 
 
+def _logistic(pred, target, r, p):
+    # threshold 40: past it softplus(x) = x exactly even in float64 (exp(-40) < 2**-53 / 40)
+    margin = torch.where(target == 0, -pred, target * pred)
+    out = F.softplus(margin.neg_(), threshold=40.0)
+    return out if r == "none" else out.sum() if r == "sum" else out.mean()
+
+
 NATIVE = {
     "mae": _l1,
     "mse": _mse,
@@ -110,7 +118,12 @@ NATIVE = {
     "gaussian_nll": _gaussian,
     "binary_cross_entropy": _bce,
     "binary_cross_entropy_with_logits": _bce_logits,
+    "logistic_loss": _logistic,
 }
+
+# Losses whose composed form is long enough that a closed-form backward pays (measured with
+# benchmarks/bench_torch.py); short ones (hinge, exponential ...) are faster composed.
+CLOSED_FORM = {"log_cosh", "pseudo_huber", "quantile", "balanced_cross_entropy"}
 
 
 # ---- 2. closed-form backward for every other elementwise loss ---------------------------------
@@ -248,4 +261,6 @@ def fast_forward(loss, pred, target, weight, reduction, params) -> Tensor | None
     special = SPECIAL.get(loss.name)
     if special is not None:
         return special(loss, pred, target, weight, reduction, params)
-    return _closed_form(loss, pred, target, weight, reduction, params)
+    if loss.name in CLOSED_FORM:
+        return _closed_form(loss, pred, target, weight, reduction, params)
+    return None
