@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from array_api_compat import size
 
-from ._validate import LossInputError, describe
+from ._validate import LossInputError, check_interval, describe
 from ._xp import const, to_namespace
 
 REDUCTIONS = ("mean", "sum", "none", "sum_by_nonzero_weights")
@@ -20,7 +21,8 @@ def check_reduction(function: str, reduction: str) -> None:
 def prepare_weight(function: str, xp: Any, weight: Any, loss: Any) -> Any:
     """Cast ``weight`` to the loss's namespace, dtype and device; broadcast it to the loss shape.
 
-    Broadcasting may only expand ``weight``: the result always has the loss's shape.
+    Broadcasting may only expand ``weight``: the result always has the loss's shape. Weights
+    must be >= 0 (a value check: skipped when disabled or under tracing).
     """
     if weight is None:
         return None
@@ -34,6 +36,7 @@ def prepare_weight(function: str, xp: Any, weight: Any, loss: Any) -> Any:
         raise LossInputError(
             function, "weight", "an array of the same library as 'pred'", describe(weight)
         ) from None
+    check_interval(function, "weight", xp, weight, 0.0, math.inf)
     try:
         weight = xp.broadcast_to(xp.astype(weight, loss.dtype), tuple(loss.shape))
     except (ValueError, RuntimeError, TypeError):

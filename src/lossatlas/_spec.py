@@ -64,7 +64,8 @@ class Properties:
 
     convex: convex in pred (the logit for logit losses).
     robust: the gradient with respect to pred is bounded, so one outlier moves the fit by a
-        bounded amount.
+        bounded amount. For a loss defined over a reduction (rmse) it describes the minimiser:
+        rmse has MSE's, the mean, so it is not robust.
     bounded: the loss itself is bounded above.
     nonnegative: the loss is >= 0 (false for a signed error such as the mean bias error).
     smoothness: one of ``SMOOTHNESS``.
@@ -93,6 +94,11 @@ class LossSpec:
     elementwise: bool = True
     derivative_notes: str = ""
     when_to_use: str = ""
+    #: A few hyperparameter settings worth drawing side by side (the atlas plots one curve per
+    #: setting, e.g. ``({"delta": 0.5}, {"delta": 1.0}, {"delta": 2.0})``); each dict holds
+    #: keyword values for some of ``params`` (unnamed ones keep their defaults). Empty: draw the
+    #: defaults only.
+    showcase: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.pred_domain not in PRED_DOMAINS:
@@ -101,6 +107,11 @@ class LossSpec:
             raise ValueError(f"{self.name}: unknown target_domain {self.target_domain!r}")
         if self.properties.smoothness not in SMOOTHNESS:
             raise ValueError(f"{self.name}: unknown smoothness {self.properties.smoothness!r}")
+        names = {p.name for p in self.params}
+        for setting in self.showcase:
+            unknown = set(setting) - names
+            if unknown:
+                raise ValueError(f"{self.name}: showcase names unknown params {sorted(unknown)}")
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -8,7 +8,7 @@ from typing import Any
 from array_api_compat import size
 
 from ._config import config
-from ._xp import is_tracing, value_range
+from ._xp import const, is_tracing, value_range
 
 
 class LossInputError(ValueError):
@@ -116,8 +116,13 @@ def check_members(function: str, name: str, xp: Any, x: Any, allowed: tuple[floa
     for value in allowed[1:]:
         ok = ok | (x == value)
     if not bool(xp.all(ok)):
-        lo, hi = value_range(xp, x)
-        got = "NaN" if math.isnan(lo) or math.isnan(hi) else f"values in [{lo:g}, {hi:g}]"
+        # name the offending values (the range of all values may lie inside the allowed one)
+        lo = float(xp.min(xp.where(ok, const(xp, math.inf, x), x)))
+        hi = float(xp.max(xp.where(ok, const(xp, -math.inf, x), x)))
+        if math.isnan(lo) or math.isnan(hi):
+            got = "NaN"
+        else:
+            got = f"{lo:g}" if lo == hi else f"values from {lo:g} to {hi:g} outside the set"
         expected = f"values in {{{', '.join(f'{a:g}' for a in allowed)}}}"
         raise LossInputError(function, name, expected, got)
 

@@ -202,6 +202,11 @@ class BinaryCrossEntropyWithLogits(ElementwiseLoss):
         derivative_notes="with respect to the logit: grad = (1-y') sigmoid(x) - w y' sigmoid(-x), "
         "hess = (w y' + 1 - y') sigmoid(x) sigmoid(-x).",
         when_to_use="The default for binary and multi-label classification from logits.",
+        showcase=(
+            {"label_smoothing": 0.0, "pos_weight": 1.0},
+            {"label_smoothing": 0.2, "pos_weight": 1.0},
+            {"label_smoothing": 0.0, "pos_weight": 3.0},
+        ),
     )
 
     def _prepare_array_param(self, xp: Any, name: str, value: Any, pred: Any) -> Any:
@@ -265,6 +270,7 @@ class BalancedCrossEntropy(ElementwiseLoss):
         aliases=("balanced_bce", "class_balanced_cross_entropy"),
         derivative_notes="as binary cross entropy with coefficients beta*y and (1-beta)*(1-y).",
         when_to_use="Imbalanced binary targets (edges, lesions) with a known class ratio.",
+        showcase=({"beta": 0.25}, {"beta": 0.5}, {"beta": 0.75}),
     )
 
     def _pred_domain(self, params: dict[str, Any]) -> str:
@@ -356,6 +362,12 @@ class FocalLoss(ElementwiseLoss):
         "form; finite at saturated logits for every gamma >= 0.",
         when_to_use="Heavy class imbalance with many easy negatives (dense detection, "
         "segmentation).",
+        showcase=(
+            {"gamma": 0.0, "alpha": None},
+            {"gamma": 0.5, "alpha": None},
+            {"gamma": 2.0, "alpha": None},
+            {"gamma": 5.0, "alpha": None},
+        ),
     )
 
     def _pred_domain(self, params: dict[str, Any]) -> str:

@@ -1,8 +1,9 @@
-"""Command-line interface: ``lossatlas list`` and ``lossatlas show NAME``.
+"""Command-line interface: ``lossatlas list``, ``show NAME``, ``plot``, ``study`` and ``atlas``.
 
 Everything printed comes from the registry (``catalog()`` / ``get()``) and the loss specs; the
 tables of values are computed by calling the loss objects on NumPy arrays. Only the standard
-library and NumPy are used, so the CLI starts without importing PyTorch or JAX.
+library and NumPy are imported up front, so the CLI starts without PyTorch, JAX or Matplotlib;
+``plot``, ``study`` and ``atlas`` import the atlas (Matplotlib, tqdm, latex2mathml) when they run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -395,7 +397,165 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a parameter for the table of values (a number, true/false or none); "
         "may be repeated",
     )
+    p_plot = sub.add_parser(
+        "plot",
+        help="plot losses or their derivatives to an image file",
+        description="Draw one or more losses (or their first or second derivatives) on one "
+        "figure. The losses must share an x axis: regression losses with regression losses, "
+        "margin losses with margin losses, and so on.",
+    )
+    p_plot.add_argument("names", nargs="+", metavar="NAME", help="loss names or aliases")
+    p_plot.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a parameter of every loss that has it (a number, true/false or none); "
+        "may be repeated",
+    )
+    p_plot.add_argument(
+        "--derivative",
+        type=int,
+        choices=(0, 1, 2),
+        default=0,
+        help="0: the loss (default), 1: its gradient, 2: its second derivative",
+    )
+    p_plot.add_argument(
+        "--out", required=True, metavar="FILE", help="the image to write (.png or .svg)"
+    )
+    p_study = sub.add_parser(
+        "study",
+        help="run one study and write its page",
+        description="Run a seeded study (a small experiment with the library's losses), print "
+        "its table and write an HTML page with its figures.",
+    )
+    p_study.add_argument("name", metavar="NAME", help="the study (e.g. outliers)")
+    p_study.add_argument(
+        "--out", metavar="DIR", help="folder for the page and figures (default: study-NAME)"
+    )
+    p_study.add_argument("--seed", type=int, default=0, help="seed of the data (default 0)")
+    p_study.add_argument(
+        "--backend",
+        choices=("numpy", "torch", "jax"),
+        default="numpy",
+        help="array library the losses run on (default numpy)",
+    )
+    p_study.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p_atlas = sub.add_parser(
+        "atlas",
+        help="build the atlas: a static web site of every loss",
+        description="Build the atlas, a static site that works offline: the catalogue, one "
+        "page per loss with its formula and plots, family portraits, a decision guide and "
+        "the studies.",
+    )
+    p_atlas.add_argument(
+        "--out", default="atlas-site", metavar="DIR", help="output folder (default atlas-site)"
+    )
+    p_atlas.add_argument("--seed", type=int, default=0, help="seed of the studies (default 0)")
+    p_atlas.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+# ---- plot, study, atlas ----------------------------------------------------------------------
+def _atlas_import(module: str) -> Any:
+    """Import an atlas module; its dependencies are an optional extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"{__package__}.atlas.{module}")
+    except ModuleNotFoundError as error:
+        if error.name and error.name.split(".")[0] in ("matplotlib", "tqdm", "latex2mathml"):
+            raise UsageError(
+                f"this command needs {error.name.split('.')[0]}: pip install 'lossatlas[atlas]'"
+            ) from None
+        raise
+
+
+def _plot_params(losses: Sequence[Loss], items: Sequence[str]) -> list[dict[str, Any]]:
+    """Per-loss parameters from ``--param k=v``: each goes to every loss that has ``k``."""
+    pairs = []
+    for item in items:
+        name, sep, _ = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--param expects NAME=VALUE, got {item!r}")
+        pairs.append((name.strip(), item))
+    every = list(dict.fromkeys(p.name for loss in losses for p in loss.spec.params))
+    for name, _ in pairs:
+        if name not in every:
+            raise UsageError(
+                f"no loss among {', '.join(x.name for x in losses)} has a parameter {name!r} "
+                f"(their parameters: {', '.join(every) or 'none'})"
+            )
+    per: list[dict[str, Any]] = []
+    for loss in losses:
+        known = {p.name for p in loss.spec.params}
+        params = _parse_params(loss.spec, [item for name, item in pairs if name in known])
+        # only what the user set, plus a stand-in for a required array parameter (var)
+        keep = {name for name, _ in pairs if name in known}
+        keep |= {p.name for p in loss.spec.params if p.default is inspect.Parameter.empty}
+        per.append({k: v for k, v in params.items() if k in keep})
+    return per
+
+
+def _run_plot(args: argparse.Namespace) -> list[str]:
+    losses = [_find(name) for name in args.names]
+    per = _plot_params(losses, args.param)
+    plots = _atlas_import("plots")
+    try:
+        path = plots.plot_losses(losses, params=per, derivative=args.derivative, out=args.out)
+    except (LossInputError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    return [f"wrote {Path(path).resolve()}"]
+
+
+def _report_lines(report: Any) -> list[str]:
+    def cell(value: Any) -> str:
+        return _num(value) if isinstance(value, float) else str(value)
+
+    def block(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+        cells = [[cell(v) for v in row] for row in rows]
+        right = [
+            bool(rows) and all(isinstance(row[i], (int, float)) for row in rows)
+            for i in range(len(headers))
+        ]
+        return _table([str(h) for h in headers], cells, right, indent="  ")
+
+    lines = [report.title, *_wrap(report.summary, indent=""), ""]
+    lines += block(report.headers, report.rows)
+    for caption, headers, rows in report.extra_tables:
+        lines += ["", caption, *block(headers, rows)]
+    if report.notes:
+        lines += ["", "Notes:"]
+        for note in report.notes:
+            lines += textwrap.wrap(
+                note, width=TEXT_WIDTH, initial_indent="  - ", subsequent_indent="    "
+            )
+    return lines
+
+
+def _run_study(args: argparse.Namespace) -> list[str]:
+    studies = _atlas_import("studies")
+    site = _atlas_import("site")
+    if args.name not in studies.STUDIES:
+        known = ", ".join(studies.STUDIES)
+        raise UsageError(f"no study named {args.name!r}; the studies are: {known}")
+    out = Path(args.out if args.out else f"study-{args.name}")
+    try:
+        report = studies.run_study(
+            args.name, out, seed=args.seed, backend=args.backend, progress=not args.no_progress
+        )
+    except ModuleNotFoundError as error:  # --backend torch or jax without it installed
+        raise UsageError(f"--backend {args.backend} needs {error.name}: {error}") from None
+    page = site.write_study_page(
+        report, out, description=studies.STUDIES[args.name].description, seed=args.seed
+    )
+    return [*_report_lines(report), "", f"page: {page.resolve().as_uri()}"]
+
+
+def _run_atlas(args: argparse.Namespace) -> list[str]:
+    site = _atlas_import("site")
+    index = site.build_site(args.out, progress=not args.no_progress, seed=args.seed)
+    return [f"atlas written to {index.parent}", f"open {index.resolve().as_uri()}"]
 
 
 def _has_command(parser: argparse.ArgumentParser, name: str) -> bool:
@@ -426,6 +586,12 @@ def main(argv: list[str] | None = None) -> int:
                 lines = _show_lines(loss, params, _has_command(parser, "plot"))
             except LossInputError as error:  # a --param value outside its range
                 raise UsageError(str(error)) from None
+        elif args.command in ("plot", "study", "atlas"):
+            run = {"plot": _run_plot, "study": _run_study, "atlas": _run_atlas}[args.command]
+            try:
+                lines = run(args)
+            except OSError as error:  # an output path that cannot be written
+                raise UsageError(f"cannot write the output: {error}") from None
         else:  # pragma: no cover - every command added to the parser is dispatched above
             raise UsageError(f"command {args.command!r} is not implemented")
     except UsageError as error:

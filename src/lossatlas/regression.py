@@ -16,7 +16,7 @@ from ._reduce import reduce_loss
 from ._registry import register
 from ._spec import LossSpec, Param, Properties
 from ._validate import LossInputError, check_interval
-from ._xp import LOG2, abs_, const, log_or_neg_inf, safe_sqrt, sigmoid_pair, softplus, where0
+from ._xp import LOG2, abs_, const, log_or_neg_inf, safe_sqrt, where0
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -265,6 +265,7 @@ class Huber(ElementwiseLoss):
         derivative_notes="grad = clip(r, -delta, delta); hess = 1 where |r| < delta, else 0.",
         when_to_use="Regression with some outliers when you still want MSE's behaviour near "
         "the fit.",
+        showcase=({"delta": 0.5}, {"delta": 1.0}, {"delta": 2.0}),
     )
 
     def _value(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
@@ -308,6 +309,7 @@ class SmoothL1(ElementwiseLoss):
         derivative_notes="grad = r/beta where |r| < beta, else sign(r); hess = 1/beta inside, "
         "else 0.",
         when_to_use="Box regression in detectors; L1 that stays differentiable at 0.",
+        showcase=({"beta": 0.5}, {"beta": 1.0}, {"beta": 2.0}),
     )
 
     def _value(self, xp: Any, pred: Any, target: Any, *, beta: float) -> Any:
@@ -365,6 +367,7 @@ class PseudoHuber(ElementwiseLoss):
         derivative_notes="grad = r / sqrt(1 + (r/delta)^2), hess = (1 + (r/delta)^2)^(-3/2).",
         when_to_use="Huber's robustness where a twice-differentiable loss is needed (Newton "
         "steps, boosting).",
+        showcase=({"delta": 0.5}, {"delta": 1.0}, {"delta": 2.0}),
     )
 
     def _root(self, xp: Any, r: Any, delta: float) -> Any:
@@ -430,16 +433,24 @@ class LogCosh(ElementwiseLoss):
         when_to_use="Robust regression with Newton-type optimisers or gradient boosting.",
     )
 
-    def _value(self, xp: Any, pred: Any, target: Any) -> Any:
+    def _exp_minus_abs(self, xp: Any, pred: Any, target: Any) -> tuple[Any, Any]:
+        """(|r|, exp(-|r|)); |r| is taken branch-wise, so autodiff of an even function of it is
+        exact at 0 too, and nothing overflows (2|r| would, past 1.7e38 in float32)."""
         r = pred - target
-        return xp.where(r > 0, r + softplus(xp, -2.0 * r), -r + softplus(xp, 2.0 * r)) - LOG2
+        a = xp.where(r > 0, r, -r)
+        return a, xp.exp(-a)
+
+    def _value(self, xp: Any, pred: Any, target: Any) -> Any:
+        a, e = self._exp_minus_abs(xp, pred, target)
+        return a + xp.log1p(e * e) - LOG2  # log(cosh r) = |r| + log(1 + exp(-2|r|)) - log 2
 
     def _grad(self, xp: Any, pred: Any, target: Any) -> Any:
         return xp.tanh(pred - target)
 
     def _hess(self, xp: Any, pred: Any, target: Any) -> Any:
-        up, down = sigmoid_pair(xp, 2.0 * (pred - target))
-        return 4.0 * up * down
+        _, e = self._exp_minus_abs(xp, pred, target)
+        ee = e * e  # sech(r)^2 = 4 exp(-2|r|) / (1 + exp(-2|r|))^2
+        return 4.0 * ee / ((1.0 + ee) * (1.0 + ee))
 
 
 class Quantile(ElementwiseLoss):
@@ -484,6 +495,7 @@ class Quantile(ElementwiseLoss):
         derivative_notes="grad = -q below the target, 1 - q above, 1/2 - q at equality; hess = 0.",
         when_to_use="Prediction intervals and asymmetric costs: fit q = 0.05 and 0.95 for a "
         "90% band.",
+        showcase=({"q": 0.1}, {"q": 0.5}, {"q": 0.9}),
     )
 
     def _value(self, xp: Any, pred: Any, target: Any, *, q: float) -> Any:
@@ -533,6 +545,7 @@ class PoissonNLL(ElementwiseLoss):
         derivative_notes="log_input: grad = exp(pred) - y, hess = exp(pred); "
         "else grad = 1 - y/(pred+eps), hess = y/(pred+eps)^2.",
         when_to_use="Count data (events, visits, photons) where the variance grows with the mean.",
+        showcase=({"log_input": True}, {"log_input": False}),
     )
 
     def _pred_domain(self, params: dict[str, Any]) -> str:
@@ -544,8 +557,8 @@ class PoissonNLL(ElementwiseLoss):
         if log_input:
             loss = xp.exp(pred) - target * pred
         else:  # target * log(rate), taken as 0 where the target is 0 (even at rate 0)
-            log_rate = log_or_neg_inf(xp, pred + eps)
-            loss = pred - where0(xp, target != 0, target * log_rate)
+            rate = xp.where(target != 0, pred + eps, const(xp, 1.0, pred))
+            loss = pred - target * log_or_neg_inf(xp, rate)
         if full:
             big = target > 1
             safe = xp.where(big, target, const(xp, 2.0, target))
@@ -614,6 +627,7 @@ class GaussianNLL(ElementwiseLoss):
         },
         derivative_notes="with respect to pred (the mean): grad = r / var, hess = 1 / var.",
         when_to_use="Regression that also predicts its own uncertainty per sample.",
+        showcase=({"var": 0.5}, {"var": 1.0}, {"var": 4.0}),
     )
 
     def _prepare_array_param(self, xp: Any, name: str, value: Any, pred: Any) -> Any:

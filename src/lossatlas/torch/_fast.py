@@ -22,6 +22,7 @@ import array_api_compat.torch as xp
 import torch
 import torch.nn.functional as F
 
+from .._config import config
 from .._reduce import reduce_loss
 
 Tensor = torch.Tensor
@@ -63,6 +64,8 @@ def _smooth_l1(pred, target, r, p):
 
 
 def _poisson(pred, target, r, p):
+    if not p["log_input"] and p["eps"] == 0:  # torch: 0 * log(0) = NaN where pred = target = 0
+        return None
     return F.poisson_nll_loss(
         pred, target, log_input=p["log_input"], full=p["full"], eps=p["eps"], reduction=r
     )
@@ -70,7 +73,9 @@ def _poisson(pred, target, r, p):
 
 def _gaussian(pred, target, r, p):
     var = p["var"]
-    if var.requires_grad:  # torch passes the gradient through its clamp; ours stops it
+    # torch passes the gradient through its clamp (ours stops it), and raises on a negative
+    # variance, which only the value checks rule out
+    if var.requires_grad or not config.check_values:
         return None
     return F.gaussian_nll_loss(
         pred, target, var.expand_as(pred), full=p["full"], eps=p["eps"], reduction=r
@@ -78,20 +83,22 @@ def _gaussian(pred, target, r, p):
 
 
 def _bce(pred, target, r, p):
-    if target.requires_grad:  # torch has no derivative of BCELoss for the target
+    # The composed definition answers where torch's kernel would differ from it: a target that
+    # needs a gradient (torch has none), unchecked values (torch raises on targets outside
+    # [0, 1] and on NaN), eps clipping (torch's double backward through the clamp differs from
+    # the clipped Hessian), and p exactly 0 or 1 (torch's backward is (p - y) / 1e-12 there,
+    # where the clamped log has slope 0).
+    if target.requires_grad or not config.check_values or p["eps"] is not None:
         return None
-    eps = p["eps"]
-    if eps is None and pred.requires_grad:
-        # torch's backward is (p - y) / max(p (1 - p), 1e-12): +-1e12 at p exactly 0 or 1, where
-        # the clamped log of the definition has a zero derivative
-        lo, hi = pred.detach().aminmax()
-        if lo <= 0 or hi >= 1:
-            return None
-    prob = pred if eps is None else pred.clamp(eps, 1.0 - eps)
-    return F.binary_cross_entropy(prob, target, reduction=r)
+    lo, hi = pred.detach().aminmax()
+    if not (lo > 0 and hi < 1):
+        return None
+    return F.binary_cross_entropy(pred, target, reduction=r)
 
 
 def _bce_logits(pred, target, r, p):
+    if _needs_grad(p["pos_weight"]):  # torch has no derivative for pos_weight
+        return None
     smoothing = p["label_smoothing"]
     if smoothing:
         target = target * (1.0 - smoothing) + 0.5 * smoothing

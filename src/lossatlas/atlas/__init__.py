@@ -1,0 +1,1 @@
+"""The atlas: plots, pages and studies built from the loss registry."""

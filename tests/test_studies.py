@@ -1,0 +1,238 @@
+"""The atlas studies: each runs, is deterministic, and reproduces its headline numbers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lossatlas.atlas.studies import (
+    STUDIES,
+    StudyReport,
+    imbalance,
+    margins,
+    outliers,
+    run_study,
+    saturation,
+)
+from lossatlas.atlas.studies._train import Backend
+
+NAMES = ["outliers", "saturation", "imbalance", "margins"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[StudyReport, Path]]:
+    """Every study run once with the default seed and backend (shared by the tests below)."""
+    out = {}
+    for name in NAMES:
+        folder = tmp_path_factory.mktemp(name)
+        out[name] = (run_study(name, folder, progress=False), folder)
+    return out
+
+
+def row(report: StudyReport, label: str) -> list:
+    return next(r for r in report.rows if r[0] == label)
+
+
+def table(report: StudyReport, caption_start: str) -> tuple[list[str], list[list]]:
+    _, headers, rows = next(t for t in report.extra_tables if t[0].startswith(caption_start))
+    return headers, rows
+
+
+# ---- registry and API ------------------------------------------------------------------------
+def test_registry_lists_the_four_studies() -> None:
+    assert sorted(STUDIES) == sorted(NAMES)
+    for name, study in STUDIES.items():
+        assert study.name == name
+        assert study.title and study.description
+
+
+def test_unknown_study_is_a_key_error_listing_the_names(tmp_path: Path) -> None:
+    with pytest.raises(KeyError) as info:
+        run_study("no-such-study", tmp_path)
+    assert all(name in str(info.value) for name in NAMES)
+
+
+def test_unknown_backend_is_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="numpy"):
+        run_study("margins", tmp_path, backend="tensorflow", progress=False)
+
+
+# ---- every study -------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_study_runs_and_writes_its_figures(name: str, reports) -> None:
+    report, folder = reports[name]
+    assert isinstance(report, StudyReport)
+    assert report.name == name and report.title == STUDIES[name].title
+    assert report.summary.strip() and report.notes
+    assert report.headers and report.rows
+    assert all(len(r) == len(report.headers) for r in report.rows)
+    for cell in (c for r in report.rows for c in r):
+        assert isinstance(cell, (str, float)) and not isinstance(cell, bool)
+    for _, headers, rows in report.extra_tables:
+        assert rows and all(len(r) == len(headers) for r in rows)
+    assert report.figures
+    for path in report.figures:
+        assert path.parent == folder
+        assert path.name.startswith(f"{name}-") and path.suffix == ".png"
+        data = path.read_bytes()
+        assert len(data) > 1000 and data.startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_gives_the_same_report_and_figure_bytes(name: str, reports, tmp_path) -> None:
+    first, _ = reports[name]
+    again = run_study(name, tmp_path, seed=0, progress=False)
+    assert again.rows == first.rows
+    assert again.extra_tables == first.extra_tables
+    assert again.summary == first.summary and again.notes == first.notes
+    assert [p.name for p in again.figures] == [p.name for p in first.figures]
+    for a, b in zip(first.figures, again.figures, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_progress_bars_go_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_study("margins", tmp_path, progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "margins" in err
+
+
+# ---- outliers ----------------------------------------------------------------------------------
+def test_outliers_reproduces_the_write_up_table(reports) -> None:
+    report, _ = reports["outliers"]
+    assert row(report, "mae")[1:] == pytest.approx([0.1, 0.6, 6.0], abs=1e-12)
+    assert row(report, "mse")[1:] == pytest.approx([0.016667, 0.966667, 58.0], abs=1e-6)
+    assert row(report, "quantile (q=0.5)")[3] == pytest.approx(6.0)
+    assert any("60.6" in note and "58" in note for note in report.notes)
+
+
+def test_outliers_constant_fits_are_the_mean_and_the_median(reports) -> None:
+    report, _ = reports["outliers"]
+    _, y_clean, y_dirty, _ = outliers.make_data(0)
+    _, rows = table(report, "Constant")
+    fitted = {r[0]: r for r in rows}
+    for column, y in ((1, y_clean), (2, y_dirty)):
+        assert fitted["mse"][column] == pytest.approx(np.mean(y), abs=1e-3)
+        assert fitted["mae"][column] == pytest.approx(np.median(y), abs=1e-3)
+        assert fitted["quantile (q=0.5)"][column] == pytest.approx(np.median(y), abs=1e-3)
+    # the outliers move the mean far more than the median
+    assert fitted["mse"][3] > 3 * fitted["mae"][3]
+
+
+def test_outliers_irls_reaches_the_l1_minimum() -> None:
+    """The IRLS line under MAE is at least as good as a dense search around it."""
+    from lossatlas import mae
+    from lossatlas.atlas.studies._train import fit_irls
+
+    x, _, y, _ = outliers.make_data(0)
+    X = np.column_stack([np.ones_like(x), x])
+    beta = fit_irls(mae, Backend("numpy"), X, y).beta
+    best = np.mean(np.abs(X @ beta - y))
+    grid = beta + np.stack(np.meshgrid(*[np.linspace(-0.05, 0.05, 41)] * 2), -1).reshape(-1, 2)
+    assert best <= np.min(np.mean(np.abs(grid @ X.T - y), axis=1)) + 1e-12
+
+
+def test_outliers_torch_backend_gives_the_numpy_tables(reports, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    numpy_report, _ = reports["outliers"]
+    torch_report = run_study("outliers", tmp_path, backend="torch", progress=False)
+    for a, b in zip(numpy_report.rows, torch_report.rows, strict=True):
+        assert a[0] == b[0] and b[1:] == pytest.approx(a[1:], rel=1e-5)
+    for (_, _, rows_a), (_, _, rows_b) in zip(
+        numpy_report.extra_tables, torch_report.extra_tables, strict=True
+    ):
+        for a, b in zip(rows_a, rows_b, strict=True):
+            assert a[0] == b[0] and b[1:] == pytest.approx(a[1:], rel=1e-5, abs=1e-9)
+
+
+# ---- saturation --------------------------------------------------------------------------------
+def test_saturation_gradients_at_minus_ten() -> None:
+    g_mse, g_ce = saturation.gradient_curves(Backend("numpy"), np.array([-10.0]), 1.0)
+    assert abs(g_mse[0]) < 1e-3
+    assert g_ce[0] == pytest.approx(-1.0, abs=1e-4)
+    s = 1.0 / (1.0 + math.exp(10.0))
+    assert g_mse[0] == pytest.approx(2.0 * (s - 1.0) * s * (1.0 - s), rel=1e-12)
+
+
+def test_saturation_report(reports) -> None:
+    report, _ = reports["saturation"]
+    _, rows = table(report, "Gradient")
+    at = {r[0]: r for r in rows}
+    assert abs(at[-10.0][1]) < 1e-3 and at[-10.0][2] == pytest.approx(-1.0, abs=1e-4)
+    for init in saturation.initialisations():
+        epochs = {r[1]: r[3] for r in report.rows if r[0] == init}
+        ce, mse = epochs["cross entropy on z"], epochs["MSE on sigmoid(z)"]
+        assert isinstance(ce, float)
+        assert mse == "not reached" or mse > 5 * ce
+
+
+# ---- imbalance ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", range(6))
+def test_average_precision_matches_sklearn(case: int) -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(5, 400))
+    y = (rng.random(n) < rng.uniform(0.05, 0.6)).astype(int)
+    y[0] = 1
+    scores = rng.normal(size=n) + y * rng.uniform(0, 2)
+    if case % 2:  # ties
+        scores = np.round(scores, 1)
+    if case == 5:
+        scores = rng.integers(0, 3, n).astype(float)
+    ours = imbalance.average_precision(y, scores)
+    assert ours == pytest.approx(metrics.average_precision_score(y, scores), rel=1e-12)
+
+
+def test_imbalance_reweighting_beats_plain_bce_on_minority_recall(reports) -> None:
+    report, _ = reports["imbalance"]
+    recall = {r[0]: r[2] for r in report.rows}
+    ap = [r[1] for r in report.rows]
+    weighted = next(k for k in recall if k.startswith("weighted"))
+    assert recall[weighted] > 2 * recall["BCE"]
+    balanced = next(k for k in recall if k.startswith("balanced"))
+    assert recall[balanced] == pytest.approx(recall[weighted])
+    assert max(ap) - min(ap) < 0.02  # the ranking hardly changes
+
+
+# ---- margins -----------------------------------------------------------------------------------
+def test_margins_exponential_moves_the_most(reports) -> None:
+    report, _ = reports["margins"]
+    angle = {r[0]: r[1] for r in report.rows}
+    changed = {r[0]: r[2] for r in report.rows}
+    accuracy = {r[0]: r[4] for r in report.rows}
+    assert angle["exponential"] > max(angle["logistic"], angle["hinge"])
+    assert changed["exponential"] > max(changed["logistic"], changed["hinge"])
+    assert accuracy["exponential"] < min(accuracy["logistic"], accuracy["hinge"])
+
+
+def test_margins_hinge_fit_is_the_hinge_minimiser() -> None:
+    optimize = pytest.importorskip("scipy.optimize")
+    bk = Backend("numpy")
+    data = margins.make_data(0)
+    X = np.column_stack([np.ones(margins.N_TRAIN), data["x"]])
+    y = data["noisy"]
+    beta = margins.fit(bk, X, y, "hinge")
+    ours = margins.hinge_objective(bk, X, y, beta)
+
+    def qp(v: np.ndarray) -> float:  # slack formulation of the same problem
+        return float(np.mean(v[3:]) + 0.5 * margins.L2 * (v[1] ** 2 + v[2] ** 2))
+
+    constraints = [
+        {"type": "ineq", "fun": lambda v: y * (X @ v[:3]) - 1.0 + v[3:]},
+        {"type": "ineq", "fun": lambda v: v[3:]},
+    ]
+    start = np.r_[np.zeros(3), np.ones(y.size)]
+    ref = optimize.minimize(qp, start, constraints=constraints, method="SLSQP", tol=1e-12)
+    assert ours == pytest.approx(ref.fun, rel=1e-6)
+    assert beta == pytest.approx(ref.x[:3], abs=1e-4)
+
+
+def test_margins_jax_backend_gives_the_numpy_table(reports, tmp_path: Path) -> None:
+    pytest.importorskip("jax")
+    numpy_report, _ = reports["margins"]
+    jax_report = run_study("margins", tmp_path, backend="jax", progress=False)
+    for a, b in zip(numpy_report.rows, jax_report.rows, strict=True):
+        assert a[0] == b[0] and b[1:] == pytest.approx(a[1:], rel=1e-4)
