@@ -276,13 +276,10 @@ def hessian_kind(loss: Loss) -> str:
     defined: piecewise-linear losses) or 'no' (not elementwise: no per-element Hessian)."""
     if not isinstance(loss, ElementwiseLoss) or not loss.spec.elementwise:
         return "no"
-    from ..cli import _axis, _parse_params
+    from .plots import curve
 
-    params = _parse_params(loss.spec, [])
-    axis = _axis(loss, params)
-    x = np.linspace(min(axis.xs), max(axis.xs), 41)
-    hess = np.asarray(loss.hess(x, np.full_like(x, axis.target), **params), dtype=float)
-    return "yes" if np.any(np.abs(hess) > 0) else "zero"
+    hess = np.concatenate([y for _, _, y in curve(loss, derivative=2)])
+    return "yes" if np.any(np.abs(hess[np.isfinite(hess)]) > 0) else "zero"
 
 
 HESSIAN_TEXT = {  # short label, explanation
