@@ -48,3 +48,10 @@ def test_import_does_not_pull_in_torch_or_jax():
 def test_version_matches_pyproject():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert f'version = "{la.__version__}"' in pyproject
+
+
+def test_readme_examples_run():
+    blocks = re.findall(r"```python\n(.*?)\n```", README, flags=re.S)
+    assert len(blocks) >= 3
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
