@@ -212,38 +212,6 @@ def fit_irls(
     return Fit(beta=beta, n_iter=it, converged=converged, objective=f)
 
 
-def fit_subgradient(
-    loss: Any,
-    bk: Backend,
-    X: Any,
-    y: Any,
-    *,
-    params: dict[str, Any] | None = None,
-    l2: float = 0.0,
-    penalize: np.ndarray | None = None,
-    n_iter: int = 3000,
-    lr: float = 1.0,
-) -> Fit:
-    """Full-batch subgradient descent with steps ``lr / sqrt(t)``; returns the best iterate.
-
-    For losses without a useful Hessian (hinge). The subgradient is the loss's ``.grad``.
-    """
-    params = params or {}
-    n, d = X.shape
-    m = _mask(d, penalize)
-    beta = np.zeros(d)
-    best = beta.copy()
-    best_f = objective(loss, bk, X, y, beta, params, l2=l2, penalize=penalize)
-    for t in range(1, n_iter + 1):
-        z = X @ bk.asarray(beta)
-        grad = bk.numpy(X.T @ loss.grad(z, y, **params)) / n + l2 * m * beta
-        beta = beta - (lr / np.sqrt(t)) * grad
-        f = objective(loss, bk, X, y, beta, params, l2=l2, penalize=penalize)
-        if f < best_f:
-            best, best_f = beta.copy(), f
-    return Fit(beta=best, n_iter=n_iter, converged=True, objective=best_f)
-
-
 def gradient_descent(
     bk: Backend,
     X: Any,
