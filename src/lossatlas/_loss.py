@@ -31,6 +31,10 @@ from ._validate import (
 from ._xp import compute_dtype, device, to_namespace, value_range
 
 REQUIRED = inspect.Parameter.empty
+#: The smallest Hessian handed to a booster (XGBoost's floor for its logistic objective): a
+#: leaf whose rows all have a vanishing second derivative still gets a finite Newton step.
+BOOSTING_HESSIAN_FLOOR = 1e-16
+RAW_SCORE_DOMAINS = ("real", "logit")
 
 
 class Loss(abc.ABC):
@@ -309,6 +313,39 @@ class ElementwiseLoss(Loss):
     def value(self, pred: Any, target: Any, *arrays: Any, **params: Any) -> Any:
         """The per-element loss, unreduced (same as ``reduction="none"``)."""
         return self(pred, target, *arrays, reduction="none", **params)
+
+    def boosting_hess(self, pred: Any, target: Any, *arrays: Any, **params: Any) -> Any:
+        """The positive curvature a Newton-step booster uses, per element (``spec.boosting``).
+
+        The exact ``hess`` where it is positive; the loss's documented surrogate where the
+        second derivative is zero, undefined, negative or vanishing (L1, quantile, Huber,
+        hinge, log-cosh, focal); never below ``BOOSTING_HESSIAN_FLOOR``. pred must be a raw
+        score (``pred_domain`` "real" or "logit").
+        """
+        boosting = self.spec.boosting
+        if boosting.kind == "none":
+            raise LossInputError(
+                self.name, "loss", "a loss usable as a boosting objective", boosting.reason
+            )
+        bound = self._bind(arrays, params)
+        domain = self._pred_domain(bound)
+        if domain not in RAW_SCORE_DOMAINS:
+            flag = "from_logits" if "from_logits" in bound else "log_input"
+            raise LossInputError(
+                self.name,
+                flag,
+                f"{flag}=True: a booster's raw score is any real number",
+                f"pred domain {domain!r}",
+            )
+        return self._derivative(self._floored_boosting_hess, pred, target, (), bound)
+
+    def _floored_boosting_hess(self, xp: Any, pred: Any, target: Any, **params: Any) -> Any:
+        h = self._boosting_hess(xp, pred, target, **params)
+        return xp.maximum(h, xp.asarray(BOOSTING_HESSIAN_FLOOR, dtype=h.dtype, device=device(h)))
+
+    def _boosting_hess(self, xp: Any, pred: Any, target: Any, **params: Any) -> Any:
+        """The Hessian given to boosters before the floor; losses with a surrogate override."""
+        return self._hess(xp, pred, target, **params)
 
     def _derivative(
         self, kernel: Any, pred: Any, target: Any, arrays: tuple[Any, ...], params: dict[str, Any]

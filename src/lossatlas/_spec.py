@@ -19,6 +19,26 @@ TARGET_DOMAINS = {
     "sign": "a label in {-1, 1} (0 is read as -1)",
     "nonnegative": "a count or rate >= 0",
 }
+BOOSTING_KINDS = {
+    "exact": "the loss's own second derivative (floored at 1e-16 so a leaf's sum stays positive)",
+    "surrogate": "a documented positive stand-in, where the second derivative is zero, "
+    "undefined, negative or vanishing",
+    "none": "not a boosting objective",
+}
+# references cited by the boosting Hessians of several losses
+FRIEDMAN_2001 = (
+    "Friedman, J. H. (2001). Greedy function approximation: a gradient boosting machine. "
+    "Annals of Statistics 29(5), 1189-1232."
+)
+LIGHTGBM_2017 = (
+    "Ke, G. et al. (2017). LightGBM: A Highly Efficient Gradient Boosting Decision Tree. "
+    "NeurIPS 30."
+)
+SHARP_MAJORIZATION = (
+    "de Leeuw, J., Lange, K. (2009). Sharp quadratic majorization in one dimension. "
+    "Computational Statistics & Data Analysis 53(7), 2471-2484."
+)
+
 SMOOTHNESS = {
     "C0": "continuous, with kinks",
     "C1": "continuously differentiable; the second derivative jumps",
@@ -79,6 +99,29 @@ class Properties:
 
 
 @dataclass(frozen=True)
+class BoostingHessian:
+    """The curvature a Newton-step booster (XGBoost, LightGBM, CatBoost) is given for a loss.
+
+    A booster sets each leaf to ``-sum(grad) / (sum(hess) + lambda)``, so it needs a Hessian
+    that is positive everywhere. kind: one of ``BOOSTING_KINDS``. formula: the surrogate as
+    LaTeX (kind "surrogate"). reason: why the surrogate, or why the loss cannot be boosted.
+    """
+
+    kind: str = "exact"
+    formula: str = ""
+    reason: str = ""
+    references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in BOOSTING_KINDS:
+            raise ValueError(f"unknown boosting Hessian kind {self.kind!r}")
+        if self.kind != "exact" and not self.reason:
+            raise ValueError(f"a boosting Hessian of kind {self.kind!r} needs a reason")
+        if self.kind == "surrogate" and not self.formula:
+            raise ValueError("a surrogate boosting Hessian needs its formula")
+
+
+@dataclass(frozen=True)
 class LossSpec:
     name: str
     family: str
@@ -99,8 +142,12 @@ class LossSpec:
     #: keyword values for some of ``params`` (unnamed ones keep their defaults). Empty: draw the
     #: defaults only.
     showcase: tuple[dict[str, Any], ...] = ()
+    #: What ``boosting_hess`` and the ``lossatlas.gbm`` objectives use as the Hessian.
+    boosting: BoostingHessian = BoostingHessian()
 
     def __post_init__(self) -> None:
+        if not self.elementwise and self.boosting.kind != "none":
+            raise ValueError(f"{self.name}: a loss that is not elementwise cannot be boosted")
         if self.pred_domain not in PRED_DOMAINS:
             raise ValueError(f"{self.name}: unknown pred_domain {self.pred_domain!r}")
         if self.target_domain not in TARGET_DOMAINS:

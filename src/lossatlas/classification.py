@@ -11,7 +11,7 @@ from typing import Any
 
 from ._loss import ElementwiseLoss
 from ._registry import register
-from ._spec import LossSpec, Param, Properties
+from ._spec import BoostingHessian, LossSpec, Param, Properties
 from ._validate import check_interval
 from ._xp import const, log_add_exp, log_or_neg_inf, log_sigmoid, safe_log, sigmoid_pair, softplus
 
@@ -134,6 +134,11 @@ class BinaryCrossEntropy(ElementwiseLoss):
         derivative_notes="with respect to p: grad = -y/p + (1-y)/(1-p), hess = y/p^2 + "
         "(1-y)/(1-p)^2; a term is 0 where its log is clamped (eps=None) or p is clipped.",
         when_to_use="Binary or multi-label targets when the model already outputs probabilities.",
+        boosting=BoostingHessian(
+            "none",
+            reason="it takes probabilities, and a booster's raw score is a logit: boost "
+            "binary_cross_entropy_with_logits",
+        ),
     )
 
     def _value(self, xp: Any, pred: Any, target: Any, *, eps: float | None) -> Any:
@@ -368,6 +373,22 @@ class FocalLoss(ElementwiseLoss):
             {"gamma": 2.0, "alpha": None},
             {"gamma": 5.0, "alpha": None},
         ),
+        boosting=BoostingHessian(
+            "surrogate",
+            r"h = \max\big(\ell'',\ \alpha_t (1 - p_t)^\gamma\, p (1 - p)\big)",
+            "For gamma > 0 the second derivative turns negative on confidently wrong rows "
+            "(|logit| > about 4 on the wrong side), where a Newton step would go uphill. "
+            "Boosters get the larger of it and the cross entropy's curvature p(1 - p) weighted "
+            "by the focal factor held fixed (the Gauss-Newton curvature): the exact value "
+            "around the decision boundary, the Gauss-Newton one on the tails; for gamma = 0 "
+            "both are equal.",
+            (
+                "Lin, T.-Y. et al. (2017). Focal Loss for Dense Object Detection. ICCV.",
+                "Wang, C. et al. (2020). Imbalance-XGBoost: leveraging weighted and focal "
+                "losses for binary label-imbalanced classification with XGBoost. Pattern "
+                "Recognition Letters 136, 190-197.",
+            ),
+        ),
     )
 
     def _pred_domain(self, params: dict[str, Any]) -> str:
@@ -488,6 +509,24 @@ class FocalLoss(ElementwiseLoss):
             + 2.0 * gamma * c * self._pow_times(xp, u, gamma - 1.0, d_ce)
             + u**gamma * dd_ce
         )
+
+    def _boosting_hess(
+        self,
+        xp: Any,
+        pred: Any,
+        target: Any,
+        *,
+        alpha: float | None,
+        gamma: float,
+        from_logits: bool,
+        eps: float | None,
+    ) -> Any:
+        exact = self._hess(
+            xp, pred, target, alpha=alpha, gamma=gamma, from_logits=from_logits, eps=eps
+        )
+        _, modulator, _ = self._logit_parts(xp, pred, target, gamma)
+        s, s_neg = sigmoid_pair(xp, pred)
+        return xp.maximum(exact, self._alpha_t(target, alpha) * modulator * (s * s_neg))
 
     # probability space ---------------------------------------------------------------------
     def _prob_parts(self, xp: Any, p: Any, y: Any, eps: float | None) -> tuple[Any, ...]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ._loss import ElementwiseLoss
 from ._registry import register
-from ._spec import LossSpec, Properties
+from ._spec import FRIEDMAN_2001, LIGHTGBM_2017, BoostingHessian, LossSpec, Properties
 from ._xp import const, sigmoid_pair, softplus, where0
 
 _SIGNED_TARGET = "y in {-1, 1} (0 is read as -1)"
@@ -75,6 +75,13 @@ class Hinge(_MarginLoss):
         },
         derivative_notes="grad = -y where y*f < 1, else 0 (0 at the kink); hess = 0.",
         when_to_use="Maximum-margin linear classifiers; sparse solutions (support vectors).",
+        boosting=BoostingHessian(
+            "surrogate",
+            r"h = 1",
+            "The second derivative is 0 wherever it exists. As for the L1 loss, a unit "
+            "Hessian makes each leaf's Newton step the mean of the gradients.",
+            (FRIEDMAN_2001, LIGHTGBM_2017),
+        ),
     )
 
     def _of_margin(self, xp: Any, m: Any) -> Any:
@@ -85,6 +92,9 @@ class Hinge(_MarginLoss):
 
     def _dd_margin(self, xp: Any, m: Any) -> Any:
         return xp.zeros_like(m)
+
+    def _boosting_hess(self, xp: Any, pred: Any, target: Any) -> Any:
+        return xp.ones_like(pred)
 
 
 class SquaredHinge(_MarginLoss):
@@ -114,6 +124,14 @@ class SquaredHinge(_MarginLoss):
         },
         derivative_notes="grad = -2y max(0, 1 - y f); hess = 2 where y*f < 1, else 0.",
         when_to_use="Linear SVMs trained with smooth optimisers (L2-SVM).",
+        boosting=BoostingHessian(
+            "surrogate",
+            r"h = 2",
+            "The second derivative is 0 for y f > 1, where the gradient is 0 too; a leaf of "
+            "such rows would divide 0 by 0. The active branch's curvature 2 bounds the loss's "
+            "curvature everywhere, so each Newton step minimises a quadratic that lies above "
+            "the loss and never overshoots.",
+        ),
     )
 
     def _of_margin(self, xp: Any, m: Any) -> Any:
@@ -125,6 +143,9 @@ class SquaredHinge(_MarginLoss):
 
     def _dd_margin(self, xp: Any, m: Any) -> Any:
         return 2.0 * xp.astype(m < 1, m.dtype)
+
+    def _boosting_hess(self, xp: Any, pred: Any, target: Any) -> Any:
+        return 2.0 * xp.ones_like(pred)
 
 
 class LogisticLoss(_MarginLoss):
@@ -233,6 +254,9 @@ class ZeroOneLoss(_MarginLoss):
         framework_names={"sklearn": "sklearn.metrics.zero_one_loss"},
         derivative_notes="grad = hess = 0.",
         when_to_use="Evaluation only: its gradient carries no information.",
+        boosting=BoostingHessian(
+            "none", reason="its gradient is 0 almost everywhere; boost a margin loss that bounds it"
+        ),
     )
 
     def _of_margin(self, xp: Any, m: Any) -> Any:
