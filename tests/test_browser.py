@@ -127,7 +127,7 @@ def test_page_loads_cleanly(root, watched, rel):
         assert url.startswith(root.resolve().as_uri() + "/"), url
     assert page.evaluate("getComputedStyle(document.body).margin") == "0px"  # CSS applied
     if rel.startswith("losses/"):
-        box = page.locator("math").bounding_box()
+        box = page.locator("math").first.bounding_box()
         assert box is not None and box["width"] > 20 and box["height"] > 10
 
 

@@ -98,6 +98,8 @@ def test_loss_figures_for_every_registered_loss(tmp_path: Path) -> None:
     for loss in lossatlas.catalog():
         files = plots.loss_figures(loss, tmp_path)
         expected = ("loss", "grad", "hess") if loss.spec.elementwise else ("loss",)
+        if loss.spec.boosting.kind == "surrogate":
+            expected += ("boost",)
         assert tuple(files) == expected, loss.name
         for kind, path in files.items():
             assert path == tmp_path / f"{loss.name}-{kind}.png"

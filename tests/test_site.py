@@ -134,7 +134,30 @@ def test_every_loss_page_shows_its_spec(pages):
         # the figures from plots.loss_figures, relative to the page
         srcs = [a["src"] for a in page.all("img")]
         kinds = ["loss", "grad", "hess"] if spec.elementwise else ["loss"]
+        if spec.boosting.kind == "surrogate":
+            kinds.append("boost")
         assert srcs == [f"../figures/{spec.name}-{k}.png" for k in kinds]
+
+
+def test_every_loss_page_says_what_boosters_get(pages):
+    for loss in lossatlas.catalog():
+        boosting = loss.spec.boosting
+        page = pages[f"losses/{loss.name}.html"]
+        assert "boosting" in page.ids
+        section = page.plain.split("Gradient boosting", 1)[1]
+        if boosting.kind == "none":
+            assert "Not a boosting objective" in section
+            assert boosting.reason in section
+        elif boosting.kind == "exact":
+            assert "exact second derivative" in section
+            assert f'gbm.initial_prediction("{loss.name}", y)' in section
+        else:
+            assert "positive surrogate" in section
+            assert " ".join(boosting.reason.split()) in section
+            for ref in boosting.references:
+                assert " ".join(ref.split()) in section
+    index = pages["index.html"].plain
+    assert "Boosting Hessian" in index
 
 
 def test_loss_pages_explain_properties_in_words(pages):
@@ -155,9 +178,12 @@ def test_every_loss_page_has_mathml_and_the_latex_source(root, pages):
         raw = path.read_text(encoding="utf-8")
         page = pages[f"losses/{loss.name}.html"]
         maths = page.all("math")
-        assert len(maths) == 1, loss.name
+        surrogate = loss.spec.boosting.kind == "surrogate"
+        assert len(maths) == (2 if surrogate else 1), loss.name
         assert maths[0]["display"] == "block"
         assert maths[0]["alttext"] == loss.spec.formula
+        if surrogate:
+            assert maths[1]["alttext"] == loss.spec.boosting.formula
         assert "<mi>" in raw or "<mn>" in raw
         assert "<details>" in raw
         assert loss.spec.formula in page.plain  # the LaTeX source, unescaped by the parser
@@ -320,7 +346,7 @@ def test_guide_points_at_losses_and_studies(pages):
         "exponential_loss",
     ):
         assert f"losses/{name}.html" in links, name
-    for name in ("outliers", "imbalance", "saturation", "margins"):
+    for name in ("outliers", "imbalance", "saturation", "margins", "sinc"):
         assert (f"studies/{name}.html" in links) == (name in STUDIES)
     text = page.plain
     assert "q = 0.05" in text and "q = 0.95" in text
@@ -364,7 +390,7 @@ def test_rebuild_gives_identical_html(root, tmp_path, monkeypatch, capsys):
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         done = {}
-        for kind in ("loss", "grad", "hess"):
+        for kind in ("loss", "grad", "hess", "boost"):
             source = figures / f"{loss.name}-{kind}.png"
             if source.exists():
                 done[kind] = Path(shutil.copy(source, out_dir / source.name))

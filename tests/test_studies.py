@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +18,11 @@ from lossatlas.atlas.studies import (
     outliers,
     run_study,
     saturation,
+    sinc,
 )
 from lossatlas.atlas.studies._train import Backend
 
-NAMES = ["outliers", "saturation", "imbalance", "margins"]
+NAMES = ["outliers", "saturation", "imbalance", "margins", "sinc"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -43,7 +46,7 @@ def table(report: StudyReport, caption_start: str) -> tuple[list[str], list[list
 
 
 # ---- registry and API ------------------------------------------------------------------------
-def test_registry_lists_the_four_studies() -> None:
+def test_registry_lists_the_studies() -> None:
     assert sorted(STUDIES) == sorted(NAMES)
     for name, study in STUDIES.items():
         assert study.name == name
@@ -85,7 +88,9 @@ def test_study_runs_and_writes_its_figures(name: str, reports) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_same_seed_gives_the_same_report_and_figure_bytes(name: str, reports, tmp_path) -> None:
     first, _ = reports[name]
-    again = run_study(name, tmp_path, seed=0, progress=False)
+    # sinc boosts on NumPy whatever the backend: its rerun on PyTorch checks that as well
+    other = name == "sinc" and importlib.util.find_spec("torch") is not None
+    again = run_study(name, tmp_path, seed=0, backend="torch" if other else "numpy", progress=False)
     assert again.rows == first.rows
     assert again.extra_tables == first.extra_tables
     assert again.summary == first.summary and again.notes == first.notes
@@ -236,3 +241,135 @@ def test_margins_jax_backend_gives_the_numpy_table(reports, tmp_path: Path) -> N
     jax_report = run_study("margins", tmp_path, backend="jax", progress=False)
     for a, b in zip(numpy_report.rows, jax_report.rows, strict=True):
         assert a[0] == b[0] and b[1:] == pytest.approx(a[1:], rel=1e-4)
+
+
+# ---- sinc --------------------------------------------------------------------------------------
+def _sinc_data():
+    (x, y, _), (x_test, y_test, _) = sinc.make_datasets(0)
+    grid = np.linspace(*sinc.X_RANGE, sinc.N_GRID)
+    return sinc.bin_index(x), y, sinc.bin_index(x_test), y_test, grid
+
+
+def _rmse_vs_clean(per_bin: np.ndarray, grid: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((per_bin[sinc.bin_index(grid)] - sinc.sinc(grid)) ** 2)))
+
+
+def test_sinc_noise_quantiles_match_a_large_sample() -> None:
+    """The exact quantiles of the noise (used as the quantile fits' targets) against 400k draws."""
+    x, y, hit = sinc.make_data(np.random.default_rng(1), 400_000)
+    noise = y - sinc.sinc(x)
+    assert hit.mean() == pytest.approx(sinc.IMPULSE_FRACTION, abs=1e-3)
+    assert sinc.noise_cdf(0.0) == pytest.approx(0.5, abs=1e-15)
+    assert sinc.noise_quantile(0.5) == 0.0
+    for q in (0.003, 0.02, 0.05, 0.1, 0.3, 0.9, 0.95, 0.98):
+        t = sinc.noise_quantile(q)
+        assert sinc.noise_cdf(t) == pytest.approx(q, abs=1e-12)
+        assert sinc.noise_quantile(1.0 - q) == pytest.approx(-t, abs=1e-9)
+        assert np.mean(noise <= t) == pytest.approx(q, abs=2e-3)
+    assert sinc.sinc(np.array([0.0, np.pi, 2.5]))[:2] == pytest.approx([1.0, 0.0], abs=1e-15)
+    assert sinc.sinc(np.array([2.5]))[0] == pytest.approx(math.sin(2.5) / 2.5, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("mse", {}),
+        ("mae", {}),
+        ("huber", {"delta": 1.0}),
+        ("log_cosh", {}),
+        ("quantile", {"q": 0.05}),
+    ],
+)
+def test_sinc_best_step_function_is_initial_prediction_per_bin(name: str, params: dict) -> None:
+    from lossatlas import gbm, get
+
+    bins, y, *_ = _sinc_data()
+    best = sinc.best_step_function(name, params, y, bins)
+    loss = get(name)
+    for k in (0, 7, 19, 20, 39):
+        target = y[bins == k]
+        ref = gbm.initial_prediction(name, target, **params)
+        # mae and quantile minimisers need not be unique: compare the minimum reached
+        ours = np.mean(loss.value(np.full_like(target, best[k]), target, **params))
+        theirs = np.mean(loss.value(np.full_like(target, ref), target, **params))
+        assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-15)
+        if name not in ("mae", "quantile"):
+            assert best[k] == pytest.approx(ref, abs=1e-9)
+
+
+def test_sinc_robust_losses_beat_mse_against_the_clean_curve(reports) -> None:
+    report, _ = reports["sinc"]
+    rmse = {r[0]: r[1] for r in report.rows}
+    for label in ("mae", "huber (delta=1)", "log_cosh", "quantile (q=0.5)"):
+        assert rmse[label] < 0.65 * rmse["mse"], label
+    # the smaller delta, the less of each impulse Huber treats as squared error
+    assert rmse["huber (delta=1)"] < rmse["huber (delta=2)"] < rmse["huber (delta=4)"]
+    assert rmse["huber (delta=4)"] < rmse["mse"]
+
+
+def test_sinc_table_is_the_per_bin_optimum(reports) -> None:
+    """The boosted fits are the best step functions on the bins: the per-bin mean for MSE, a
+    per-bin median for MAE, the per-bin q-quantiles for the interval, recomputed here."""
+    report, _ = reports["sinc"]
+    bins, y, bins_test, y_test, grid = _sinc_data()
+    main = {r[0]: r for r in report.rows}
+    counts = np.bincount(bins, minlength=sinc.N_BINS)
+    means = np.bincount(bins, weights=y, minlength=sinc.N_BINS) / counts
+    assert main["mse"][1] == pytest.approx(_rmse_vs_clean(means, grid), rel=1e-5)
+    assert main["mse"][5] == pytest.approx(np.mean((means[bins_test] - y_test) ** 2), rel=1e-5)
+    medians = np.array([np.median(y[bins == k]) for k in range(sinc.N_BINS)])
+    assert main["mae"][1] == pytest.approx(_rmse_vs_clean(medians, grid), abs=2e-3)
+    for label in ("quantile (q=0.1)", "quantile (q=0.9)", "quantile (q=0.05)"):
+        q = float(label.split("=")[1].rstrip(")"))
+        assert main[label][3] == pytest.approx(sinc.noise_quantile(q), abs=1e-6)
+        assert main[label][4] < 0.1  # close to sin(x)/x + its offset
+        assert main[label][1] == pytest.approx(abs(main[label][3]), abs=0.05)
+
+    def quantiles(q: float) -> np.ndarray:
+        return np.array(
+            [np.quantile(y[bins == k], q, method="inverted_cdf") for k in range(sinc.N_BINS)]
+        )
+
+    low, high = quantiles(0.05), quantiles(0.95)
+    expected = np.mean((y_test >= low[bins_test]) & (y_test <= high[bins_test]))
+    _, rows = table(report, "The 90%")
+    assert rows[0][0].startswith("fresh") and rows[0][1] == pytest.approx(expected, abs=5e-3)
+
+
+def test_sinc_interval_covers_about_90_percent(reports) -> None:
+    report, folder = reports["sinc"]
+    _, rows = table(report, "The 90%")
+    fitted, train, true = rows
+    assert 0.85 <= fitted[1] <= 0.95
+    assert 0.025 <= fitted[2] <= 0.075 and 0.025 <= fitted[3] <= 0.075
+    assert train[1] == pytest.approx(0.9, abs=0.01)  # per-bin quantiles of the training data
+    assert true[1] == pytest.approx(0.9, abs=0.01)
+    assert true[4] == pytest.approx(2 * sinc.noise_quantile(0.95), rel=1e-5)
+    assert fitted[4] == pytest.approx(true[4], rel=0.1)
+    assert (folder / "sinc-fits.png").exists()
+
+
+def test_sinc_quantile_fits_are_ordered(reports) -> None:
+    report, _ = reports["sinc"]
+    note = next(n for n in report.notes if "in order" in n)
+    share = float(re.search(r"on ([\d.]+)% of the grid", note).group(1))
+    assert share >= 95.0
+
+
+def test_sinc_every_fit_converges_and_the_constant_rate_stalls(reports) -> None:
+    report, _ = reports["sinc"]
+    rounds = {r[0]: r[6] for r in report.rows}
+    assert all(isinstance(v, float) for v in rounds.values()), rounds
+    assert rounds["mse"] == 1.0
+    for label in ("huber (delta=4)", "huber (delta=2)", "huber (delta=1)", "log_cosh"):
+        assert rounds[label] <= 3.0, label
+    for label, value in rounds.items():
+        if label.startswith(("mae", "quantile")):
+            assert 50 <= value <= sinc.N_ROUNDS, label
+    _, rows = table(report, "Convergence")
+    final = {r[0]: (r[1], r[-1]) for r in rows}
+    for label, (optimum, excess) in final.items():
+        if label == sinc.CONSTANT_LABEL:
+            assert isinstance(excess, float) and excess > 10 * sinc.CONVERGED * optimum
+        else:
+            assert excess == "< 1e-12" or excess <= sinc.CONVERGED * optimum, label

@@ -3,10 +3,12 @@
 Every loss takes ``(pred, target)`` in that order, keyword-only hyperparameters, optional
 ``weight=`` and ``reduction=`` ("mean", "sum", "none", "sum_by_nonzero_weights"), and returns
 an array of pred's library, device and dtype. Elementwise losses also expose ``.grad`` and
-``.hess``; every loss carries ``.spec`` metadata. ``catalog()`` lists them, ``get(name)`` finds
+``.hess``; every loss carries ``.spec`` metadata. ``lossatlas.gbm`` makes every elementwise
+loss an XGBoost, LightGBM or CatBoost objective. ``catalog()`` lists them, ``get(name)`` finds
 one by name or by its PyTorch / Keras / TensorFlow / PaddlePaddle / optax alias.
 """
 
+from . import gbm
 from ._config import config
 from ._loss import ElementwiseLoss, Loss
 from ._reduce import REDUCTIONS, reduce_loss
@@ -52,6 +54,7 @@ __all__ = [
     "exponential_loss",
     "focal_loss",
     "gaussian_nll",
+    "gbm",
     "get",
     "hinge",
     "huber",

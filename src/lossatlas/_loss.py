@@ -347,6 +347,17 @@ class ElementwiseLoss(Loss):
         """The Hessian given to boosters before the floor; losses with a surrogate override."""
         return self._hess(xp, pred, target, **params)
 
+    def _boosting_grad_hess(self, xp: Any, pred: Any, target: Any, **params: Any) -> Any:
+        """``(_grad, _boosting_hess)`` in one go, for boosters, which call it every round.
+
+        Values only (never differentiated), so a loss may override it with a fused form that
+        shares intermediates and avoids selects; the tests hold it equal to the two kernels.
+        """
+        return (
+            self._grad(xp, pred, target, **params),
+            self._boosting_hess(xp, pred, target, **params),
+        )
+
     def _derivative(
         self, kernel: Any, pred: Any, target: Any, arrays: tuple[Any, ...], params: dict[str, Any]
     ) -> Any:

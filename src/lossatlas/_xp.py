@@ -117,6 +117,15 @@ def sigmoid_pair(xp: Any, x: Array) -> tuple[Array, Array]:
     return xp.where(positive, big, small), xp.where(positive, small, big)
 
 
+def sigmoid_pair_values(xp: Any, x: Array) -> tuple[Array, Array]:
+    """(sigmoid(x), sigmoid(-x)) as ``1 / (1 + exp(-x))`` and ``1 / (1 + exp(x))``: accurate in
+    both tails, with no select, so about four times cheaper than ``sigmoid_pair`` on NumPy.
+    For values only: exp overflows to inf in a tail (NumPy warns unless errors are silenced)
+    and autodiff through that gives NaN; derivatives must go through ``sigmoid_pair``."""
+    one = const(xp, 1.0, x)
+    return one / (one + xp.exp(-x)), one / (one + xp.exp(x))
+
+
 def log_add_exp(xp: Any, a: Array, b: Array) -> Array:
     """log(exp(a) + exp(b)) that returns -inf (not NaN) when both are -inf.
 

@@ -13,7 +13,16 @@ from ._loss import ElementwiseLoss
 from ._registry import register
 from ._spec import BoostingHessian, LossSpec, Param, Properties
 from ._validate import check_interval
-from ._xp import const, log_add_exp, log_or_neg_inf, log_sigmoid, safe_log, sigmoid_pair, softplus
+from ._xp import (
+    const,
+    log_add_exp,
+    log_or_neg_inf,
+    log_sigmoid,
+    safe_log,
+    sigmoid_pair,
+    sigmoid_pair_values,
+    softplus,
+)
 
 TORCH_LOG_FLOOR = -100.0  # PyTorch's BCELoss clamps each log term at -100
 
@@ -37,6 +46,12 @@ def _logit_ce_grad(xp: Any, x: Any, pos: Any, neg: Any) -> Any:
 def _logit_ce_hess(xp: Any, x: Any, pos: Any, neg: Any) -> Any:
     s, s_neg = sigmoid_pair(xp, x)
     return (pos + neg) * s * s_neg
+
+
+def _logit_ce_grad_hess(xp: Any, x: Any, pos: Any, neg: Any) -> tuple[Any, Any]:
+    """(grad, hess) of the logit cross entropy from one sigmoid pair, for boosters."""
+    s, s_neg = sigmoid_pair_values(xp, x)
+    return neg * s - pos * s_neg, (pos + neg) * s * s_neg
 
 
 def _prob_logs(xp: Any, p: Any, eps: float | None) -> tuple[Any, Any, Any, Any]:
@@ -244,6 +259,12 @@ class BinaryCrossEntropyWithLogits(ElementwiseLoss):
     ) -> Any:
         return _logit_ce_hess(xp, pred, *self._coefs(xp, target, pos_weight, label_smoothing))
 
+    def _boosting_grad_hess(
+        self, xp: Any, pred: Any, target: Any, *, pos_weight: Any, label_smoothing: float
+    ) -> tuple[Any, Any]:
+        pos, neg = self._coefs(xp, target, pos_weight, label_smoothing)
+        return _logit_ce_grad_hess(xp, pred, pos, neg)
+
 
 class BalancedCrossEntropy(ElementwiseLoss):
     r"""Balanced cross entropy: positives weighted ``beta``, negatives ``1 - beta``.
@@ -305,6 +326,11 @@ class BalancedCrossEntropy(ElementwiseLoss):
         if from_logits:
             return _logit_ce_hess(xp, pred, pos, neg)
         return _prob_ce_hess(xp, pred, pos, neg, eps)
+
+    def _boosting_grad_hess(
+        self, xp: Any, pred: Any, target: Any, *, beta: float, from_logits: bool, eps: float | None
+    ) -> tuple[Any, Any]:
+        return _logit_ce_grad_hess(xp, pred, *self._coefs(target, beta))  # logits: boosting
 
 
 class FocalLoss(ElementwiseLoss):

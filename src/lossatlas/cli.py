@@ -329,6 +329,18 @@ def _show_lines(loss: Loss, params: dict[str, Any], plot_hint: bool) -> list[str
     ]
     if spec.derivative_notes:
         lines += ["Derivatives:", *_wrap(spec.derivative_notes), ""]
+    boosting = spec.boosting
+    if boosting.kind == "exact":
+        lines += ["Gradient boosting (lossatlas.gbm):", "  the exact Hessian", ""]
+    elif boosting.kind == "surrogate":
+        lines += [
+            "Gradient boosting (lossatlas.gbm):",
+            f"  surrogate Hessian {boosting.formula}",
+            *_wrap(boosting.reason),
+            "",
+        ]
+    else:
+        lines += ["Gradient boosting:", *_wrap(f"not an objective: {boosting.reason}"), ""]
     if spec.when_to_use:
         lines += ["When to use:", *_wrap(spec.when_to_use), ""]
     lines += ["Aliases:", *_wrap(", ".join(spec.aliases) or "none"), ""]
@@ -544,8 +556,13 @@ def _run_study(args: argparse.Namespace) -> list[str]:
         report = studies.run_study(
             args.name, out, seed=args.seed, backend=args.backend, progress=not args.no_progress
         )
-    except ModuleNotFoundError as error:  # --backend torch or jax without it installed
-        raise UsageError(f"--backend {args.backend} needs {error.name}: {error}") from None
+    except ModuleNotFoundError as error:
+        missing = (error.name or "").split(".")[0]
+        if missing in ("torch", "jax"):
+            raise UsageError(f"--backend {args.backend} needs {missing}: {error}") from None
+        raise UsageError(
+            f"the {args.name} study needs {missing}: pip install 'lossatlas[atlas]'"
+        ) from None
     page = site.write_study_page(
         report, out, description=studies.STUDIES[args.name].description, seed=args.seed
     )

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ._loss import RAW_SCORE_DOMAINS, ElementwiseLoss, Loss
+from ._loss import BOOSTING_HESSIAN_FLOOR, RAW_SCORE_DOMAINS, ElementwiseLoss, Loss
 from ._registry import get
 from ._validate import LossInputError, describe
 
@@ -80,18 +80,27 @@ class BoostingLoss:
                 f"{flag}=True: a booster's raw score is any real number",
                 f"{flag}={bound[flag]!r}",
             )
+        for p in loss.spec.params:
+            value = bound[p.name]
+            if p.kind == "array" and value is not None:
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise LossInputError(
+                        function,
+                        p.name,
+                        "a number (put per-row values in the sample weights)",
+                        describe(value),
+                    )
+        loss.value(np.zeros(1), np.zeros(1), **bound)  # checks the array-valued parameters
         self.loss: ElementwiseLoss = loss
         self.function = function
         self.params = bound
         self.name = loss.name
+        self._array_params = [p.name for p in loss.spec.params if p.kind == "array"]
 
     def __repr__(self) -> str:
-        return f"{self.function}({self.name!r}, {self._param_text()})"
-
-    def _param_text(self) -> str:
-        return ", ".join(
-            f"{k}={v!r}" for k, v in self.params.items() if not isinstance(v, np.ndarray)
-        )
+        shown = [repr(self.name)]
+        shown += [f"{k}={v!r}" for k, v in self.params.items() if not isinstance(v, np.ndarray)]
+        return f"{self.function}({', '.join(shown)})"
 
     # ---- arrays -----------------------------------------------------------------------------
     def _arrays(self, pred: Any, label: Any, weight: Any) -> tuple[Any, Any, Any]:
@@ -108,7 +117,7 @@ class BoostingLoss:
             )
         label = label.reshape(pred.shape)
         if weight is not None:
-            weight = np.asarray(weight)
+            weight = np.asarray(weight, dtype=pred.dtype)
             if weight.size == 0:
                 weight = None
             elif weight.size != pred.shape[0]:
@@ -128,10 +137,27 @@ class BoostingLoss:
         return pred, label, weight
 
     def grad_hess(self, pred: Any, label: Any, weight: Any = None) -> tuple[Any, Any]:
-        """Weighted per-row gradient and (positive) Hessian of the loss at the raw score."""
+        """Weighted per-row gradient and (positive) Hessian of the loss at the raw score.
+
+        Equal to ``loss.grad`` and ``loss.boosting_hess``, computed by the loss's fused
+        kernel: a booster calls this every round (CatBoost thousands of times per round), so
+        the checks that cannot change between calls were done once, in ``__init__``.
+        """
         pred, label, weight = self._arrays(pred, label, weight)
-        grad = self.loss.grad(pred, label, **self.params)
-        hess = self.loss.boosting_hess(pred, label, **self.params)
+        loss, dtype = self.loss, pred.dtype
+        if label.dtype != dtype:
+            if not (label.dtype == bool or np.issubdtype(label.dtype, np.number)):
+                raise LossInputError(self.function, "label", "numbers", describe(label))
+            label = label.astype(dtype)
+        loss._check_target_domain(np, label)
+        params = dict(self.params)
+        for name in self._array_params:
+            if params[name] is not None:
+                params[name] = np.asarray(params[name], dtype=dtype)
+        with np.errstate(over="ignore"):  # exp(pred) of a far tail: inf, whose limit is used
+            grad, hess = loss._boosting_grad_hess(np, pred, label, **params)
+        loss._check_nan_target(np, label, grad)
+        hess = np.maximum(hess, np.asarray(BOOSTING_HESSIAN_FLOOR, dtype=hess.dtype))
         if weight is not None:
             grad = grad * weight
             hess = hess * weight

@@ -12,7 +12,7 @@ from typing import Any
 from ._loss import ElementwiseLoss
 from ._registry import register
 from ._spec import FRIEDMAN_2001, LIGHTGBM_2017, BoostingHessian, LossSpec, Properties
-from ._xp import const, sigmoid_pair, softplus, where0
+from ._xp import const, sigmoid_pair, sigmoid_pair_values, softplus, where0
 
 _SIGNED_TARGET = "y in {-1, 1} (0 is read as -1)"
 
@@ -190,6 +190,11 @@ class LogisticLoss(_MarginLoss):
     def _dd_margin(self, xp: Any, m: Any) -> Any:
         up, down = sigmoid_pair(xp, m)
         return up * down
+
+    def _boosting_grad_hess(self, xp: Any, pred: Any, target: Any) -> tuple[Any, Any]:
+        y = _signs(xp, target)
+        up, down = sigmoid_pair_values(xp, y * pred)
+        return -y * down, up * down
 
 
 class ExponentialLoss(_MarginLoss):

@@ -455,6 +455,13 @@ class PseudoHuber(ElementwiseLoss):
         root = self._root(xp, pred - target, delta)
         return 1.0 / (root * root * root)
 
+    def _boosting_grad_hess(
+        self, xp: Any, pred: Any, target: Any, *, delta: float
+    ) -> tuple[Any, Any]:
+        r = pred - target
+        inv_root = 1.0 / xp.hypot(const(xp, 1.0, r), r / delta)  # values only: hypot is safe
+        return r * inv_root, inv_root * inv_root * inv_root
+
 
 class LogCosh(ElementwiseLoss):
     r"""Log-cosh loss: ``log(cosh(pred - target))``.
@@ -517,10 +524,14 @@ class LogCosh(ElementwiseLoss):
         return 4.0 * ee / ((1.0 + ee) * (1.0 + ee))
 
     def _boosting_hess(self, xp: Any, pred: Any, target: Any) -> Any:
+        return self._boosting_grad_hess(xp, pred, target)[1]
+
+    def _boosting_grad_hess(self, xp: Any, pred: Any, target: Any) -> tuple[Any, Any]:
         r = pred - target
+        t = xp.tanh(r)
         zero = r == 0
         safe = xp.where(zero, const(xp, 1.0, r), r)
-        return xp.where(zero, const(xp, 1.0, r), xp.tanh(safe) / safe)
+        return t, xp.where(zero, const(xp, 1.0, r), t / safe)
 
 
 class Quantile(ElementwiseLoss):

@@ -171,15 +171,30 @@ def axis_label(loss: Loss | str, params: Mapping[str, Any] | None = None) -> str
 
 
 def _check_derivative(derivative: Any) -> None:
-    if isinstance(derivative, bool) or derivative not in (0, 1, 2):
+    if isinstance(derivative, bool) or derivative not in (0, 1, 2, "boosting"):
         raise LossInputError(
-            "plot", "derivative", "0 (value), 1 (grad) or 2 (hess)", f"{derivative!r}"
+            "plot",
+            "derivative",
+            '0 (value), 1 (grad), 2 (hess) or "boosting" (boosting_hess)',
+            f"{derivative!r}",
         )
 
 
-def _check_curveable(loss: Loss, derivative: int) -> None:
+def _check_curveable(loss: Loss, derivative: int | str) -> None:
+    if derivative == "boosting" and loss.spec.boosting.kind == "none":
+        raise LossInputError(
+            "plot",
+            "loss",
+            "a loss usable as a boosting objective",
+            f"{loss.name}: {loss.spec.boosting.reason}",
+        )
     if not loss.spec.elementwise:
-        wanted = ("a per-element value", "a per-element grad", "a per-element hess")[derivative]
+        wanted = {
+            0: "a per-element value",
+            1: "a per-element grad",
+            2: "a per-element hess",
+            "boosting": "a per-element Hessian",
+        }[derivative]
         raise LossInputError(
             "plot",
             "loss",
@@ -189,7 +204,7 @@ def _check_curveable(loss: Loss, derivative: int) -> None:
 
 
 def curve(
-    loss: Loss | str, params: Mapping[str, Any] | None = None, derivative: int = 0
+    loss: Loss | str, params: Mapping[str, Any] | None = None, derivative: int | str = 0
 ) -> list[Curve]:
     """The loss (or its derivative) on its natural x axis: a list of ``(label, x, y)``.
 
@@ -198,7 +213,8 @@ def curve(
         params: hyperparameters (defaults for the rest). ``gaussian_nll``'s ``var`` may be given
             here as a number; it defaults to 1.
         derivative: 0 for the loss, 1 for ``loss.grad``, 2 for ``loss.hess`` (with respect to
-            pred: the residual, the score f, the logit or p).
+            pred: the residual, the score f, the logit or p), "boosting" for
+            ``loss.boosting_hess``, the Hessian handed to gradient boosters.
 
     Returns:
         One triple per target drawn. Real targets: x is the residual r = pred - target in
@@ -210,7 +226,8 @@ def curve(
         values are NaN.
 
     Raises:
-        LossInputError: for a derivative other than 0, 1, 2, or for a loss that is not
+        LossInputError: for a derivative other than 0, 1, 2, "boosting", for "boosting" with a
+            loss that cannot be boosted or a pred that is not a raw score, or for a loss that is not
             elementwise (``rmse``: its root is taken of a reduced error, so it has no
             per-element curve, not even for ``derivative=0``).
     """
@@ -231,8 +248,10 @@ def curve(
             y = loss(pred, target, *arrays, reduction="none", **params)
         elif derivative == 1:
             y = loss.grad(pred, target, *arrays, **params)
-        else:
+        elif derivative == 2:
             y = loss.hess(pred, target, *arrays, **params)
+        else:
+            y = loss.boosting_hess(pred, target, *arrays, **params)
         y = np.asarray(y, dtype=np.float64)
         y = np.where(np.isfinite(y), y, np.nan)
         curves.append((label, axis.x.copy(), y))
@@ -474,10 +493,12 @@ def loss_figures(loss: Loss | str, out_dir: str | Path) -> dict[str, Path]:
 
     Returns:
         ``{"loss": <name>-loss.png, "grad": <name>-grad.png, "hess": <name>-hess.png}`` for an
-        elementwise loss. ``rmse`` (not elementwise) gets ``{"loss": <name>-loss.png}`` only:
-        rmse against a constant offset c, both for ``rmse(c + e, e) = |c|`` and for a constant
-        prediction c against a standard-normal sample e (``sqrt(c² + 1)``). Another
-        non-elementwise loss without a real target gets ``{}``: the page should show no figure.
+        elementwise loss, plus ``"boost": <name>-boost.png`` (``boosting_figure``) for a loss
+        whose boosting Hessian is a surrogate. ``rmse`` (not elementwise) gets
+        ``{"loss": <name>-loss.png}`` only: rmse against a constant offset c, both for
+        ``rmse(c + e, e) = |c|`` and for a constant prediction c against a standard-normal
+        sample e (``sqrt(c² + 1)``). Another non-elementwise loss without a real target gets
+        ``{}``: the page should show no figure.
     """
     loss = _resolve(loss)
     out_dir = Path(out_dir)
@@ -522,7 +543,33 @@ def loss_figures(loss: Loss | str, out_dir: str | Path) -> dict[str, Path]:
             title=f"{loss.name}{suffix}: {_DERIVATIVE_WORDS[derivative]}",
             out=out_dir / f"{loss.name}-{kind}.png",
         )
+    if loss.spec.boosting.kind == "surrogate":
+        result["boost"] = boosting_figure(loss, out_dir / f"{loss.name}-boost.png")
     return result
+
+
+def boosting_figure(loss: Loss | str, out: str | Path) -> Path:
+    """The exact second derivative (solid) and the positive Hessian handed to gradient
+    boosters (dashed, ``loss.boosting_hess``) at the default hyperparameters, on the loss's
+    natural axis. A loss with a ``from_logits`` flag is drawn on logits."""
+    loss = _resolve(loss)
+    params = {"from_logits": True} if "from_logits" in loss.spec.defaults else {}
+    key = _axis_key(loss, params)
+    axis = _axis(key)
+    labels = [label for label, _ in axis.targets]
+    series = []
+    for derivative, name in ((2, "exact d²ℓ"), ("boosting", "boosting Hessian")):
+        for target_label, x, y in curve(loss, params, derivative):
+            series.append(_Series(labels.index(target_label), name, x, y))
+    return _draw(
+        series,
+        panel_titles=labels,
+        xlabels=[axis.label] * len(labels),
+        xlims=[axis.xlim] * len(labels),
+        ylabel=f"d²ℓ/d{axis.wrt}²",
+        title=f"{loss.name}: the Hessian a booster gets",
+        out=out,
+    )
 
 
 def _offset_figure(loss: Loss, out: Path) -> Path:

@@ -289,6 +289,22 @@ HESSIAN_TEXT = {  # short label, explanation
 }
 
 
+BOOSTING_TEXT = {  # short label, explanation
+    "exact": ("exact", "boosters get the exact second derivative"),
+    "surrogate": ("surrogate", "boosters get a documented positive stand-in for the Hessian"),
+    "none": ("no", "not a boosting objective"),
+}
+
+
+def _boosting_cell(loss: Loss) -> str:
+    kind = loss.spec.boosting.kind
+    label, title = BOOSTING_TEXT[kind]
+    if kind == "none":
+        title = f"{title}: {loss.spec.boosting.reason}"
+    cls = "no" if kind == "none" else "yes"
+    return f'<abbr class="{cls}" title="{esc(title)}">{label}</abbr>'
+
+
 def _hessian_cell(kind: str) -> str:
     label, title = HESSIAN_TEXT[kind]
     return f'<abbr class="{"yes" if kind == "yes" else "no"}" title="{esc(title)}">{label}</abbr>'
@@ -342,13 +358,13 @@ def property_sentences(loss: Loss, hessian: str) -> list[str]:
         )
     if hessian == "yes":
         out.append(
-            "Has an analytic Hessian (loss.hess): usable as a custom objective in "
-            "gradient-boosting libraries."
+            "Has an analytic Hessian (loss.hess): a custom objective for gradient boosting "
+            "(lossatlas.gbm)."
         )
     elif hessian == "zero":
         out.append(
-            "Its second derivative is zero wherever it is defined: gradient-boosting libraries "
-            "that divide by the Hessian need a surrogate (for instance a smooth relative)."
+            "Its second derivative is zero wherever it is defined: Newton-step boosters get the "
+            "positive surrogate documented under Gradient boosting below."
         )
     else:
         out.append(
@@ -507,6 +523,7 @@ def _index_page(rows: Sequence[_Row], studies: Sequence[Any], portraits: bool) -
                 "Input domain",
                 "Label domain",
                 "Has Hessian",
+                "Boosting Hessian",
             )
         )
         + "</tr></thead>",
@@ -521,6 +538,7 @@ def _index_page(rows: Sequence[_Row], studies: Sequence[Any], portraits: bool) -
             f"<td>{_smooth_cell(props.smoothness)}</td><td>{_yes(props.bounded)}</td>"
             f"<td>{esc(spec.pred_domain)}</td><td>{esc(spec.target_domain)}</td>"
             f"<td>{_hessian_cell(row.hessian)}</td>"
+            f"<td>{_boosting_cell(row.loss)}</td>"
             "</tr>"
         )
     comp.append("</tbody></table></div>")
@@ -535,7 +553,10 @@ def _index_page(rows: Sequence[_Row], studies: Sequence[Any], portraits: bool) -
         + ".</dd>"
         "<dt>Bounded</dt><dd>the loss itself has an upper bound.</dd>"
         "<dt>Has Hessian</dt><dd>an analytic, non-zero second derivative per element "
-        "(<code>loss.hess</code>), as gradient boosting needs.</dd>"
+        "(<code>loss.hess</code>).</dd>"
+        "<dt>Boosting Hessian</dt><dd>what <code>lossatlas.gbm</code> hands XGBoost, LightGBM "
+        "and CatBoost (<code>loss.boosting_hess</code>): the exact second derivative, or a "
+        "positive surrogate where it is zero, undefined, negative or vanishing.</dd>"
         "</dl>"
     )
 
@@ -707,6 +728,8 @@ def _loss_page(
     )
     parts.append("</section>")
 
+    figures = dict(figures)
+    boost_figure = figures.pop("boost", None)
     parts.append('<section id="derivatives"><h2>Derivatives and plots</h2>')
     if spec.derivative_notes:
         parts.append(f'<p class="derivatives">{esc(spec.derivative_notes)}</p>')
@@ -727,6 +750,8 @@ def _loss_page(
         parts.append('<div class="figures">' + "".join(figs) + "</div>")
     parts.append("</section>")
 
+    parts.append(_boosting_section(loss, boost_figure, page_dir))
+
     parts.append('<section id="references"><h2>References</h2>')
     refs = "".join(f"<li>{esc(r)}</li>" for r in spec.references)
     parts.append(f"<ol>{refs}</ol>" if refs else "<p>None recorded.</p>")
@@ -740,6 +765,47 @@ def _loss_page(
             f'<p class="related">{links}</p></section>'
         )
     return _page(spec.name, "\n".join(parts), root=root)
+
+
+def _boosting_section(loss: Loss, figure: Path | None, page_dir: Path) -> str:
+    """What the gbm objectives hand a booster for this loss, and why."""
+    spec, boosting = loss.spec, loss.spec.boosting
+    parts = ['<section id="boosting"><h2>Gradient boosting</h2>']
+    if boosting.kind == "none":
+        parts.append(f"<p>Not a boosting objective: {esc(boosting.reason)}.</p></section>")
+        return "".join(parts)
+    flags = ", from_logits=True" if "from_logits" in spec.defaults else ""
+    example = f'gbm.xgboost_objective("{spec.name}"{flags})'
+    if boosting.kind == "exact":
+        parts.append(
+            "<p>Boosters get the exact second derivative (<code>loss.hess</code>, floored at "
+            "1e-16 so that a leaf's sum stays positive).</p>"
+        )
+    else:
+        parts.append(
+            "<p>Boosters get a positive surrogate for the Hessian "
+            "(<code>loss.boosting_hess</code>):</p>"
+            f'<div class="formula">{formula_mathml(boosting.formula)}</div>'
+            f"<p>{esc(boosting.reason)}</p>"
+        )
+        if figure is not None:
+            src = esc(_rel(figure, page_dir))
+            caption = "The exact second derivative (solid) and the Hessian a booster gets (dashed)"
+            parts.append(
+                f'<div class="figures"><figure><a href="{src}"><img src="{src}" '
+                f'alt="{esc(spec.name)}: {esc(caption)}"></a>'
+                f"<figcaption>{esc(caption)}</figcaption></figure></div>"
+            )
+        if boosting.references:
+            refs = "".join(f"<li>{esc(r)}</li>" for r in boosting.references)
+            parts.append(f"<ol>{refs}</ol>")
+    parts.append(
+        f"<p>Use it with <code>{esc(example)}</code>, <code>gbm.lightgbm_objective</code> "
+        "or <code>gbm.catboost_objective</code>, and start from "
+        f"<code>gbm.initial_prediction(&quot;{esc(spec.name)}&quot;, y)</code>.</p>"
+    )
+    parts.append("</section>")
+    return "".join(parts)
 
 
 # ---- portraits -------------------------------------------------------------------------------
@@ -832,7 +898,7 @@ def _guide_page(losses: Sequence[Loss], studies: Sequence[Any], hessians: dict[s
         "costs <code>q</code> per unit and over-predicting <code>1 - q</code>, so the minimiser "
         "is the q-th quantile of the target.</p>"
         f"<p>If the noise is roughly Gaussian and its size varies per sample, "
-        f"{L('gaussian_nll')} learns a mean and a variance at once.</p>",
+        f"{L('gaussian_nll')} learns a mean and a variance at once.</p>" + study("sinc"),
     )
     section(
         "saturation",
@@ -852,18 +918,22 @@ def _guide_page(losses: Sequence[Loss], studies: Sequence[Any], hessians: dict[s
         f"{L('hinge')} likewise. {L('zero_one_loss')} is the bounded target they all "
         "approximate, for evaluation only.</p>" + study("margins"),
     )
-    newton = [x.name for x in losses if hessians.get(x.name) == "yes"]
+    exact = [x.name for x in losses if x.spec.boosting.kind == "exact"]
+    surrogate = [x.name for x in losses if x.spec.boosting.kind == "surrogate"]
     section(
         "boosting",
         "I need a custom gradient-boosting objective",
-        "<p>XGBoost, LightGBM and CatBoost take the per-sample gradient and Hessian. These losses "
-        "have an analytic, non-zero Hessian (<code>loss.grad</code>, <code>loss.hess</code>): "
-        + ", ".join(L(n) for n in newton)
-        + ". Piecewise-linear losses such as "
-        + L("mae")
-        + " have a zero Hessian and need a smooth stand-in ("
-        + L("pseudo_huber")
-        + ").</p>",
+        "<p>XGBoost, LightGBM and CatBoost take the per-sample gradient and Hessian: "
+        "<code>lossatlas.gbm.xgboost_objective(name)</code>, <code>lightgbm_objective</code> and "
+        "<code>catboost_objective</code> turn any elementwise loss into one, with "
+        "<code>initial_prediction</code> for the starting score. These losses hand the booster "
+        "their exact Hessian: "
+        + ", ".join(L(n) for n in exact)
+        + ". These get a documented positive surrogate, because their second derivative is "
+        "zero, undefined, negative or vanishing (each loss's page shows both): "
+        + ", ".join(L(n) for n in surrogate)
+        + ".</p>"
+        + study("sinc"),
     )
     present = {f: [x.name for x in losses if x.spec.family == f] for f in PLANNED_FAMILIES}
     lines = []

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import imbalance, margins, outliers, saturation
+from . import imbalance, margins, outliers, saturation, sinc
 from ._base import Study, StudyReport
 
 __all__ = ["STUDIES", "Study", "StudyReport", "run_study"]
 
 STUDIES: dict[str, Study] = {
-    s.name: s for s in (outliers.STUDY, saturation.STUDY, imbalance.STUDY, margins.STUDY)
+    s.name: s
+    for s in (outliers.STUDY, saturation.STUDY, imbalance.STUDY, margins.STUDY, sinc.STUDY)
 }
 
 
@@ -33,7 +34,8 @@ def run_study(
         out_dir: folder for the PNG figures (created if needed); files are named
             ``<study>-<what>.png``.
         seed: seed of the synthetic data; equal seeds give equal reports and figure bytes.
-        backend: "numpy" (default), "torch" or "jax": the library the losses run on.
+        backend: "numpy" (default), "torch" or "jax": the library the losses run on (the
+            ``sinc`` study boosts with LightGBM on NumPy arrays whatever the backend).
         progress: show tqdm progress bars on stderr.
 
     Raises:
