@@ -137,6 +137,16 @@ def test_show_every_loss(capsys, name):
     assert f"smoothness:   {spec.properties.smoothness}:" in out
     assert f"pred:    {spec.pred_domain}:" in out
     assert f"target:  {spec.target_domain}:" in out
+    boosting = spec.boosting
+    if boosting.kind == "exact":
+        assert "Gradient boosting (lossatlas.gbm):\n  the exact Hessian\n" in out
+    elif boosting.kind == "surrogate":
+        header = f"Gradient boosting (lossatlas.gbm):\n  surrogate Hessian {boosting.formula}\n"
+        assert header in out
+        assert " ".join(boosting.reason.split()) in flat
+    else:
+        assert "Gradient boosting:\n" in out
+        assert " ".join(f"not an objective: {boosting.reason}".split()) in flat
     if spec.elementwise:
         header, rows = values_table(out)
         assert header[1].startswith("loss")
