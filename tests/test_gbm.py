@@ -13,6 +13,7 @@ there the comparison is of converged models: held-out pinball loss within 8%, pr
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -99,7 +100,10 @@ def boosting_inputs(loss, dtype, seed=0):
     rng = np.random.default_rng(seed)
     n = 400
     pred = np.concatenate(
-        [rng.normal(scale=3.0, size=n), [-1e4, -60.0, -30.0, 0.0, 30.0, 60.0, 1e4]]
+        [
+            rng.normal(scale=3.0, size=n),
+            [-3e38, -1e20, -1e4, -60.0, -30.0, 0.0, 30.0, 60.0, 1e4, 1e20, 3e38],
+        ]
     ).astype(dtype)
     _, y = data_for(loss, pred.size, seed)
     if loss.spec.target_domain == "real":
@@ -264,6 +268,37 @@ def test_objective_checks_labels_and_weights():
     with pytest.raises(LossInputError, match="target"):
         gbm.lightgbm_objective("hinge")(np.array([1.0, 2.0]), np.zeros(2))
     assert "focal_loss" in repr(gbm.catboost_objective("focal_loss"))
+
+
+def test_lightgbm_objective_reuses_its_datasets_label_array():
+    """LightGBM hands over its Dataset's label array every round: the cast and the domain check
+    are done once per array, the values are the same as a fresh call's, a new array (a new
+    Dataset) is cast and checked again, and a copied objective starts afresh."""
+    rng = np.random.default_rng(5)
+    obj = gbm.lightgbm_objective("binary_cross_entropy_with_logits")
+    fresh = gbm.lightgbm_objective("binary_cross_entropy_with_logits")
+    x = rng.normal(size=(60, 2))
+    dataset = lgb.Dataset(x, (x[:, 0] > 0).astype(float)).construct()
+    label = dataset.get_label()
+    assert label.dtype == np.float32 and dataset.get_label() is label
+    for _ in range(3):
+        pred = rng.normal(size=60)
+        got, expected = obj(pred, dataset), fresh.boosting.grad_hess(pred, label.copy())
+        for a, b in zip(got, expected, strict=True):
+            assert a.dtype == np.float64
+            np.testing.assert_array_equal(a, b)
+    assert obj.boosting._label_cache[0] is label
+    bad = lgb.Dataset(x, np.where(x[:, 0] > 0, 2.0, 0.0)).construct()
+    with pytest.raises(LossInputError, match="target"):
+        obj(rng.normal(size=60), bad)
+    # the sklearn convention passes the same Dataset array as y_true
+    np.testing.assert_array_equal(obj(label, pred)[0], fresh.boosting.grad_hess(pred, label)[0])
+    assert copy.deepcopy(obj).boosting._label_cache is None
+    # a caller's own arrays are never cached: an edit between calls is seen
+    y = np.zeros(60)
+    first = obj.boosting.grad_hess(pred, y)[0]
+    y[:] = 1.0
+    assert not np.array_equal(obj.boosting.grad_hess(pred, y)[0], first)
 
 
 def test_objective_values_and_calling_conventions():

@@ -263,7 +263,10 @@ class BinaryCrossEntropyWithLogits(ElementwiseLoss):
         self, xp: Any, pred: Any, target: Any, *, pos_weight: Any, label_smoothing: float
     ) -> tuple[Any, Any]:
         pos, neg = self._coefs(xp, target, pos_weight, label_smoothing)
-        return _logit_ce_grad_hess(xp, pred, pos, neg)
+        if pos_weight is not None:
+            return _logit_ce_grad_hess(xp, pred, pos, neg)
+        s, s_neg = sigmoid_pair_values(xp, pred)
+        return neg * s - pos * s_neg, s * s_neg  # pos + neg = 1 without pos_weight
 
 
 class BalancedCrossEntropy(ElementwiseLoss):

@@ -96,6 +96,11 @@ class BoostingLoss:
         self.params = bound
         self.name = loss.name
         self._array_params = [p.name for p in loss.spec.params if p.kind == "array"]
+        self._label_cache: tuple[Any, Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # copies (LightGBM deep-copies its params, objective included) start without the cache
+        return {**self.__dict__, "_label_cache": None}
 
     def __repr__(self) -> str:
         shown = [repr(self.name)]
@@ -136,32 +141,60 @@ class BoostingLoss:
                     )
         return pred, label, weight
 
-    def grad_hess(self, pred: Any, label: Any, weight: Any = None) -> tuple[Any, Any]:
+    def grad_hess(
+        self, pred: Any, label: Any, weight: Any = None, *, reuse_label: bool = False
+    ) -> tuple[Any, Any]:
         """Weighted per-row gradient and (positive) Hessian of the loss at the raw score.
 
         Equal to ``loss.grad`` and ``loss.boosting_hess``, computed by the loss's fused
         kernel: a booster calls this every round (CatBoost thousands of times per round), so
         the checks that cannot change between calls were done once, in ``__init__``.
+        ``reuse_label``: the label is a booster's own array, the same object every round and
+        never edited (LightGBM's); its cast to pred's dtype and its check are then done once.
         """
+        given = label
         pred, label, weight = self._arrays(pred, label, weight)
         loss, dtype = self.loss, pred.dtype
-        if label.dtype != dtype:
-            if not (label.dtype == bool or np.issubdtype(label.dtype, np.number)):
-                raise LossInputError(self.function, "label", "numbers", describe(label))
-            label = label.astype(dtype)
-        loss._check_target_domain(np, label)
+        label = self._checked_label(given if reuse_label else None, label, dtype)
         params = dict(self.params)
         for name in self._array_params:
             if params[name] is not None:
                 params[name] = np.asarray(params[name], dtype=dtype)
-        with np.errstate(over="ignore"):  # exp(pred) of a far tail: inf, whose limit is used
+        # exp of a far tail overflows to inf (or 1 / exp to a division by zero): the fused
+        # kernels are written so that every such inf goes to its limit
+        with np.errstate(over="ignore", divide="ignore"):
             grad, hess = loss._boosting_grad_hess(np, pred, label, **params)
         loss._check_nan_target(np, label, grad)
-        hess = np.maximum(hess, np.asarray(BOOSTING_HESSIAN_FLOOR, dtype=hess.dtype))
+        # in place where the kernel's result is a fresh array: fewer 8 MB allocations a round
+        floor = np.asarray(BOOSTING_HESSIAN_FLOOR, dtype=hess.dtype)
+        own_hess = _fresh(hess, pred, label, weight, grad)
+        own_grad = _fresh(grad, pred, label, weight, hess)
+        hess = np.maximum(hess, floor, out=hess if own_hess else None)  # now fresh
         if weight is not None:
-            grad = grad * weight
-            hess = hess * weight
+            grad = np.multiply(grad, weight, out=grad if own_grad else None)
+            hess = np.multiply(hess, weight, out=hess if hess.shape == pred.shape else None)
         return grad, hess
+
+    def _checked_label(self, given: Any, label: Any, dtype: Any) -> Any:
+        """The label in pred's dtype, its values checked against the loss's target domain.
+
+        ``given``: the booster's label array, or None. For the array seen on the previous call
+        the cast and the check are reused (the cache holds that array, so its identity cannot
+        pass to another).
+        """
+        cache = self._label_cache
+        if cache is not None and cache[0] is given and cache[1].dtype == dtype:
+            return cache[1].reshape(label.shape)
+        if label.dtype != dtype:
+            if not (label.dtype == bool or np.issubdtype(label.dtype, np.number)):
+                raise LossInputError(self.function, "label", "numbers", describe(label))
+            label = label.astype(dtype)
+        self.loss._check_target_domain(np, label)
+        if isinstance(given, np.ndarray):
+            self._label_cache = (given, label)
+        else:
+            self._label_cache = None
+        return label
 
     def metric(self, pred: Any, label: Any, weight: Any = None) -> float:
         """The weighted mean loss ``sum(w l) / sum(w)`` at the raw score."""
@@ -176,6 +209,16 @@ class BoostingLoss:
             return float(np.sum(values, dtype=np.float64)), float(values.size)
         weight = np.broadcast_to(weight, values.shape)
         return float(np.sum(weight * values, dtype=np.float64)), float(np.sum(weight))
+
+
+def _fresh(result: Any, pred: Any, *others: Any) -> bool:
+    """Whether a kernel's result is its own writable array of pred's shape, safe to overwrite."""
+    return (
+        isinstance(result, np.ndarray)
+        and result.flags.writeable
+        and result.shape == pred.shape
+        and not any(np.may_share_memory(result, x) for x in (pred, *others))
+    )
 
 
 def _is_dataset(obj: Any) -> bool:
@@ -262,9 +305,11 @@ class LightGBMObjective:
         return repr(self.boosting)
 
     def __call__(self, y_true: Any, y_pred: Any, weight: Any = None) -> Any:
+        # LightGBM passes its Dataset's label array, the same object every round
         if _is_dataset(y_pred):  # lightgbm.train: (preds, train_set)
-            return self.boosting.grad_hess(y_true, y_pred.get_label(), y_pred.get_weight())
-        return self.boosting.grad_hess(y_pred, y_true, weight)
+            label, weight = y_pred.get_label(), y_pred.get_weight()
+            return self.boosting.grad_hess(y_true, label, weight, reuse_label=True)
+        return self.boosting.grad_hess(y_pred, y_true, weight, reuse_label=True)
 
 
 class LightGBMMetric:

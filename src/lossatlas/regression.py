@@ -458,9 +458,12 @@ class PseudoHuber(ElementwiseLoss):
     def _boosting_grad_hess(
         self, xp: Any, pred: Any, target: Any, *, delta: float
     ) -> tuple[Any, Any]:
-        r = pred - target
-        inv_root = 1.0 / xp.hypot(const(xp, 1.0, r), r / delta)  # values only: hypot is safe
-        return r * inv_root, inv_root * inv_root * inv_root
+        # (r / delta)^2 would overflow past |r / delta| = 1.8e19 in float32; clamped at 2^60,
+        # the gradient has reached delta * sign(r) and the Hessian the floor, in both dtypes
+        big = const(xp, 2.0**60, pred)
+        u = xp.minimum(xp.maximum((pred - target) / delta, -big), big)
+        inv_root = 1.0 / xp.sqrt(1.0 + u * u)
+        return (delta * u) * inv_root, inv_root * inv_root * inv_root
 
 
 class LogCosh(ElementwiseLoss):
