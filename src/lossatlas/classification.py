@@ -262,11 +262,14 @@ class BinaryCrossEntropyWithLogits(ElementwiseLoss):
     def _boosting_grad_hess(
         self, xp: Any, pred: Any, target: Any, *, pos_weight: Any, label_smoothing: float
     ) -> tuple[Any, Any]:
-        pos, neg = self._coefs(xp, target, pos_weight, label_smoothing)
         if pos_weight is not None:
+            pos, neg = self._coefs(xp, target, pos_weight, label_smoothing)
             return _logit_ce_grad_hess(xp, pred, pos, neg)
+        y = self._coefs(xp, target, None, label_smoothing)[0]
         s, s_neg = sigmoid_pair_values(xp, pred)
-        return neg * s - pos * s_neg, s * s_neg  # pos + neg = 1 without pos_weight
+        # one expression, so that NumPy reuses its temporaries: a booster calls this every round
+        grad = (1.0 - y) * s - y * s_neg
+        return grad, s * s_neg  # pos + neg = 1 without pos_weight
 
 
 class BalancedCrossEntropy(ElementwiseLoss):

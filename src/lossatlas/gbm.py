@@ -295,6 +295,10 @@ class LightGBMObjective:
     weight)``. Returns ``(grad, hess)`` per row, weighted. LightGBM starts a custom objective
     from 0: give it ``init_score`` (see ``initial_prediction``) and add that score back to
     ``Booster.predict``'s output, which does not include it.
+
+    In both conventions the label is LightGBM's own array, the same object every round: its
+    cast to the scores' dtype and its range check are done on the first call with it. (Calling
+    the objective by hand with a label array that is then edited in place would not be seen.)
     """
 
     def __init__(self, name: str | Loss, **params: Any) -> None:
