@@ -553,12 +553,38 @@ class FocalLoss(ElementwiseLoss):
         from_logits: bool,
         eps: float | None,
     ) -> Any:
-        exact = self._hess(
+        return self._boosting_grad_hess(
             xp, pred, target, alpha=alpha, gamma=gamma, from_logits=from_logits, eps=eps
-        )
-        _, modulator, _ = self._logit_parts(xp, pred, target, gamma)
+        )[1]
+
+    def _boosting_grad_hess(
+        self,
+        xp: Any,
+        pred: Any,
+        target: Any,
+        *,
+        alpha: float | None,
+        gamma: float,
+        from_logits: bool,
+        eps: float | None,
+    ) -> tuple[Any, Any]:
+        """``_grad`` and the surrogate Hessian from one set of shared pieces (boosters pass
+        logits): the same operations as ``_grad`` and ``_hess``, each computed once."""
+        y = target
+        a_t = self._alpha_t(y, alpha)
+        ce, g, q = self._logit_parts(xp, pred, y, gamma)
         s, s_neg = sigmoid_pair(xp, pred)
-        return xp.maximum(exact, self._alpha_t(target, alpha) * modulator * (s * s_neg))
+        q_ce = _times_finite(xp, q, ce)
+        d_ce = (1.0 - y) * s - y * s_neg  # _logit_ce_grad with this sigmoid pair
+        curvature = s * s_neg
+        inner = (
+            gamma * ((gamma - 1.0) * q * q_ce + q_ce * (s_neg - s))
+            + 2.0 * gamma * q * d_ce
+            + curvature
+        )
+        weight = a_t * g
+        grad = weight * (gamma * q_ce + d_ce)
+        return grad, xp.maximum(weight * inner, weight * curvature)
 
     # probability space ---------------------------------------------------------------------
     def _prob_parts(self, xp: Any, p: Any, y: Any, eps: float | None) -> tuple[Any, ...]:
