@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from _memory import reset_peak, resident_kb
 
 import lossatlas as la
 from lossatlas import gbm
@@ -145,24 +146,6 @@ class HandWritten:
 
 
 # ---- timing ----------------------------------------------------------------------------------
-def resident_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
-def reset_peak() -> int | None:
-    """Reset VmHWM and return the current resident size (kB); None where /proc lacks it."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return resident_kb("VmRSS")
-    except OSError:
-        return None
-
-
 def timed(train: Callable[[int], Model], rounds: int) -> tuple[float, float, Model]:
     """Seconds and peak resident-memory rise (MB, NaN where unknown) of one training run."""
     before = reset_peak()

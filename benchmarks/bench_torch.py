@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from _memory import reset_peak, resident_kb
 
 import lossatlas as la
 
@@ -77,14 +78,6 @@ def inputs(loss: la.Loss, n: int, gen: torch.Generator) -> tuple[torch.Tensor, t
     return pred, target
 
 
-def resident_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
 def run_once(fn: Case, pred: torch.Tensor, target: torch.Tensor) -> float:
     pred.grad = None
     start = time.perf_counter()
@@ -94,11 +87,9 @@ def run_once(fn: Case, pred: torch.Tensor, target: torch.Tensor) -> float:
 
 def peak_mb(fn: Case, pred: torch.Tensor, target: torch.Tensor) -> float:
     pred.grad = None
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    before = resident_kb("VmRSS")
+    before = reset_peak()
     fn(pred, target).backward()
-    return (resident_kb("VmHWM") - before) / 1024
+    return float("nan") if before is None else (resident_kb("VmHWM") - before) / 1024
 
 
 def measure(cases: list[Case], pred, target, repeats: int) -> tuple[list[float], list[float]]:
