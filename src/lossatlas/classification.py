@@ -451,6 +451,27 @@ class FocalLoss(ElementwiseLoss):
         q = c * xp.where(empty, const(xp, 1.0, ratio), ratio)
         return ce, modulator, q
 
+    def _logit_pieces(
+        self, xp: Any, x: Any, y: Any, a_t: Any, gamma: float
+    ) -> tuple[Any, Any, Any, Any, Any, Any]:
+        """What the logit derivatives share: (a_t (1-p_t)^gamma, q, q * ce, d ce / dx,
+        sigmoid(x), sigmoid(-x)); grad = weight * (gamma q ce + d ce / dx)."""
+        ce, g, q = self._logit_parts(xp, x, y, gamma)
+        s, s_neg = sigmoid_pair(xp, x)
+        d_ce = (1.0 - y) * s - y * s_neg  # _logit_ce_grad with this sigmoid pair
+        return a_t * g, q, _times_finite(xp, q, ce), d_ce, s, s_neg
+
+    @staticmethod
+    def _logit_hess_factor(
+        gamma: float, q: Any, q_ce: Any, d_ce: Any, s: Any, s_neg: Any, curvature: Any
+    ) -> Any:
+        """hess / (a_t (1-p_t)^gamma) on logits; ``curvature`` is sigmoid(x) sigmoid(-x)."""
+        return (
+            gamma * ((gamma - 1.0) * q * q_ce + q_ce * (s_neg - s))
+            + 2.0 * gamma * q * d_ce
+            + curvature
+        )
+
     def _value(
         self,
         xp: Any,
@@ -504,9 +525,8 @@ class FocalLoss(ElementwiseLoss):
         y = target
         a_t = self._alpha_t(y, alpha)
         if from_logits:
-            ce, g, q = self._logit_parts(xp, pred, y, gamma)
-            q_ce = _times_finite(xp, q, ce)
-            return a_t * g * (gamma * q_ce + _logit_ce_grad(xp, pred, y, 1.0 - y))
+            weight, _, q_ce, d_ce, _, _ = self._logit_pieces(xp, pred, y, a_t, gamma)
+            return weight * (gamma * q_ce + d_ce)
         u, c, ce, d_ce, _ = self._prob_parts(xp, pred, y, eps)
         g = u**gamma
         return a_t * (gamma * c * self._pow_times(xp, u, gamma - 1.0, ce) + g * d_ce)
@@ -525,16 +545,8 @@ class FocalLoss(ElementwiseLoss):
         y = target
         a_t = self._alpha_t(y, alpha)
         if from_logits:
-            ce, g, q = self._logit_parts(xp, pred, y, gamma)
-            s, s_neg = sigmoid_pair(xp, pred)
-            q_ce = _times_finite(xp, q, ce)
-            d_ce = _logit_ce_grad(xp, pred, y, 1.0 - y)
-            inner = (
-                gamma * ((gamma - 1.0) * q * q_ce + q_ce * (s_neg - s))
-                + 2.0 * gamma * q * d_ce
-                + s * s_neg
-            )
-            return a_t * g * inner
+            weight, q, q_ce, d_ce, s, s_neg = self._logit_pieces(xp, pred, y, a_t, gamma)
+            return weight * self._logit_hess_factor(gamma, q, q_ce, d_ce, s, s_neg, s * s_neg)
         u, c, ce, d_ce, dd_ce = self._prob_parts(xp, pred, y, eps)
         return a_t * (
             gamma * (gamma - 1.0) * c * c * self._pow_times(xp, u, gamma - 2.0, ce)
@@ -570,21 +582,11 @@ class FocalLoss(ElementwiseLoss):
     ) -> tuple[Any, Any]:
         """``_grad`` and the surrogate Hessian from one set of shared pieces (boosters pass
         logits): the same operations as ``_grad`` and ``_hess``, each computed once."""
-        y = target
-        a_t = self._alpha_t(y, alpha)
-        ce, g, q = self._logit_parts(xp, pred, y, gamma)
-        s, s_neg = sigmoid_pair(xp, pred)
-        q_ce = _times_finite(xp, q, ce)
-        d_ce = (1.0 - y) * s - y * s_neg  # _logit_ce_grad with this sigmoid pair
+        a_t = self._alpha_t(target, alpha)
+        weight, q, q_ce, d_ce, s, s_neg = self._logit_pieces(xp, pred, target, a_t, gamma)
         curvature = s * s_neg
-        inner = (
-            gamma * ((gamma - 1.0) * q * q_ce + q_ce * (s_neg - s))
-            + 2.0 * gamma * q * d_ce
-            + curvature
-        )
-        weight = a_t * g
-        grad = weight * (gamma * q_ce + d_ce)
-        return grad, xp.maximum(weight * inner, weight * curvature)
+        inner = self._logit_hess_factor(gamma, q, q_ce, d_ce, s, s_neg, curvature)
+        return weight * (gamma * q_ce + d_ce), xp.maximum(weight * inner, weight * curvature)
 
     # probability space ---------------------------------------------------------------------
     def _prob_parts(self, xp: Any, p: Any, y: Any, eps: float | None) -> tuple[Any, ...]:
