@@ -1,14 +1,16 @@
 """Shared helpers for the registry-driven tests.
 
-Everything here reads a loss's ``spec`` (domains, parameters and their ranges) so that a loss
-registered later is covered without touching the tests:
+Everything here reads a loss's ``spec`` (inputs with their shape patterns and domains,
+parameters and their ranges) so that a loss registered later is covered without touching the
+tests:
 
 - ``param_sets(loss)``: the defaults plus non-default values drawn from each parameter's range;
-- ``make_inputs(loss, params)``: random valid inputs (pred, target, positional arrays, array
-  parameters) for those parameters, as NumPy float64 arrays;
+- ``make_inputs(loss, params)``: random valid inputs (every declared input, sampled from its
+  domain at the shapes its pattern gives; positional arrays; array parameters), as NumPy;
 - ``convert`` / ``to_numpy``: move arrays between NumPy, PyTorch, JAX and array-api-strict;
 - ``evaluate``: call a loss on one backend (``jax_jit`` runs it under ``jax.jit``);
-- ``autodiff_jax`` / ``autodiff_torch``: per-element first and second derivatives by autodiff.
+- ``autodiff_jax`` / ``autodiff_torch``: per-sample first derivatives and Hessian diagonals
+  with respect to the first input, by autodiff.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ from array_api_compat import (
 
 import lossatlas
 from lossatlas import Loss, Param
+from lossatlas._domains import DOMAINS
 
 jax.config.update("jax_enable_x64", True)
 
-SHAPE = (8, 5)  # 40 elements; 2-D so that a (N, 1) weight broadcasts over (N, D)
+SHAPE = (8, 5)  # the output (batch) shape: 2-D so that a (N, 1) weight broadcasts over (N, D)
+N_CLASSES = 5  # the size of a class axis ("C" in a shape pattern)
 BACKENDS = ("numpy", "torch", "jax", "jax_jit", "array_api_strict")
 REDUCTIONS = ("none", "sum", "mean", "sum_by_nonzero_weights")
 
@@ -46,12 +50,39 @@ ALL_LOSSES = lossatlas.catalog()
 ELEMENTWISE_LOSSES = [loss for loss in ALL_LOSSES if loss.spec.elementwise]
 
 
+def per_sample(loss: Loss) -> bool:
+    """The loss has a value per sample (elementwise or over a class axis), not only over a
+    reduction of the whole batch (rmse)."""
+    return loss.probe(**filled(loss, {})).batch is None
+
+
+def has_derivatives(loss: Loss) -> bool:
+    return hasattr(loss, "grad") and hasattr(loss, "hess")
+
+
+def bindable(loss: Loss, params: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters of a param set that ``loss.bind`` takes as they are: without the
+    test's placeholders ('full', 'row' arrays, the ``_form`` key), a required var as 1."""
+    return {k: v for k, v in filled(loss, loss_params(params)).items() if not isinstance(v, str)}
+
+
+def filled(loss: Loss, params: dict[str, Any]) -> dict[str, Any]:
+    """params with a required array parameter (var) given as the number 1."""
+    out = dict(params)
+    for p in loss.spec.params:
+        if p.default is REQUIRED and p.name not in out:
+            out[p.name] = 1.0
+    return out
+
+
 # ---- parameters ---------------------------------------------------------------------------------
 # Non-default values the generic rule would not pick (values named in the test plan).
 SUGGESTED: dict[str, tuple[Any, ...]] = {
     "gamma": (0.0, 0.5, 1.0, 1.5, 5.0),  # gamma < 1 breaks naive focal gradients
     "q": (0.1, 0.9),
     "delta": (0.5, 3.0),
+    "ignore_index": (-100, 1),  # the usual padding value, and a real class
+    "axis": (0,),  # the class axis first
 }
 SUGGESTED_NULLABLE_EPS = (1e-7, 0.05)  # the Keras/TensorFlow clip of probabilities
 
@@ -67,7 +98,7 @@ def in_range(p: Param, value: Any) -> bool:
 
 
 def float_candidates(p: Param) -> list[Any]:
-    """Non-default values for a float parameter, drawn from its declared range."""
+    """Non-default values for a float or int parameter, drawn from its declared range."""
     if p.name == "eps" and p.allow_none:
         values: list[Any] = list(SUGGESTED_NULLABLE_EPS)
     elif p.name in SUGGESTED:
@@ -86,6 +117,8 @@ def float_candidates(p: Param) -> list[Any]:
         values = [p.high - 3.0, p.high if p.high_inclusive else p.high - 0.5]
     else:
         values = [-1.0, 1.0]
+    if p.kind == "int":
+        values = [int(v) for v in values]
     if p.allow_none:
         values.append(None)
     values = [v for v in values if v != p.default and in_range(p, v)]
@@ -94,8 +127,23 @@ def float_candidates(p: Param) -> list[Any]:
 
 
 def array_candidates(p: Param) -> list[Any]:
-    """Array parameters: 'full' (pred's shape), 'row' (one value per row) or a number."""
-    return ["row", 0.7] if p.default is REQUIRED else ["full", 2.5]
+    """Array parameters: 'full' (the shape of its pattern), 'row' (one value per row, for a
+    pattern that broadcasts) or a number."""
+    if p.default is REQUIRED:
+        return ["row", 0.7]
+    if p.shape.startswith("~"):
+        return ["full", 2.5]
+    return ["full"]
+
+
+def candidates(p: Param) -> list[Any]:
+    if p.kind == "array":
+        return array_candidates(p)
+    if p.kind == "choice":
+        return [c for c in p.choices if c != p.default]
+    if p.kind == "axis":
+        return [v for v in SUGGESTED["axis"] if v != p.default]
+    return float_candidates(p)
 
 
 def default_params(loss: Loss) -> dict[str, Any]:
@@ -115,32 +163,45 @@ def param_sets(loss: Loss) -> list[tuple[str, dict[str, Any]]]:
 
     Bases are the defaults and the defaults with one boolean flipped (a flag can change the
     domain of pred, e.g. ``from_logits``); from every base each other parameter takes its
-    non-default values one at a time.
+    non-default values one at a time. An input with alternative forms (class indices or
+    class probabilities) gets its other forms on each base, under the key ``_form``.
     """
     defaults = default_params(loss)
     bools = [p for p in loss.spec.params if p.kind == "bool"]
     others = [p for p in loss.spec.params if p.kind != "bool"]
     bases: list[dict[str, Any]] = [{}] + [{b.name: not b.default} for b in bools]
     out: dict[str, dict[str, Any]] = {}
+    alternatives = [i for i in loss.spec.inputs if i.alternatives]
     for base in bases:
         variants = [base]
         for p in others:
-            values = array_candidates(p) if p.kind == "array" else float_candidates(p)
-            variants += [{**base, p.name: v} for v in values]
+            variants += [{**base, p.name: v} for v in candidates(p)]
+        for item in alternatives:
+            for k in range(1, len(item.forms)):
+                variants.append({**base, "_form": {item.name: k}})
         for changes in variants:
             key = ",".join(f"{k}={_fmt(v)}" for k, v in changes.items()) or "default"
+            key = key.replace("_form=", "form=")
             out.setdefault(key, {**defaults, **changes})
     return list(out.items())
 
 
+def loss_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters of a param set (without the test-only ``_form`` key)."""
+    return {k: v for k, v in params.items() if k != "_form"}
+
+
 def pred_domain(loss: Loss, params: dict[str, Any]) -> str:
     kinds = {p.name: p.kind for p in loss.spec.params}
-    return loss.pred_domain(**{k: v for k, v in params.items() if kinds[k] != "array"})
+    bound = {k: v for k, v in loss_params(params).items() if kinds[k] != "array"}
+    return loss.pred_domain(**bound)
 
 
 def is_base(loss: Loss, params: dict[str, Any]) -> bool:
     """The defaults, or the defaults with one boolean flag flipped (e.g. ``from_logits``)."""
     defaults = default_params(loss)
+    if "_form" in params:
+        return False
     changed = [p for p in loss.spec.params if params[p.name] != defaults[p.name]]
     return not changed or (len(changed) == 1 and changed[0].kind == "bool")
 
@@ -148,7 +209,7 @@ def is_base(loss: Loss, params: dict[str, Any]) -> bool:
 def float_params(params: dict[str, Any]) -> list[float]:
     return [
         float(v)
-        for v in params.values()
+        for v in loss_params(params).values()
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None
     ]
 
@@ -160,33 +221,85 @@ def _arrays_only(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 @dataclass
 class Inputs:
-    """Arguments of one call: ``loss(pred, target, *arrays, **array_params, **params)``."""
+    """Arguments of one call: ``loss(*values, *arrays, **array_params, **params)``.
 
-    pred: Any
-    target: Any
+    ``values`` holds the loss's inputs by name, in declared order; ``pred`` and ``target``
+    are the first two (logits and labels for cross entropy).
+    """
+
+    values: dict[str, Any]
     arrays: tuple[Any, ...] = ()
     array_params: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    class_axis: int | None = None  # the class axis of the first input, if it has one
 
-    def map(self, f: Callable[[Any], Any]) -> Inputs:
-        """Apply ``f`` to every array (numbers given for array parameters stay as they are)."""
-        f = _arrays_only(f)
+    @property
+    def names(self) -> list[str]:
+        return list(self.values)
+
+    @property
+    def pred(self) -> Any:
+        return self.values[self.names[0]]
+
+    @pred.setter
+    def pred(self, value: Any) -> None:
+        self.values = {**self.values, self.names[0]: value}
+
+    @property
+    def target(self) -> Any:
+        return self.values[self.names[1]]
+
+    @target.setter
+    def target(self, value: Any) -> None:
+        self.values = {**self.values, self.names[1]: value}
+
+    def map(self, f: Callable[[Any], Any], *, index: bool = True) -> Inputs:
+        """Apply ``f`` to every array (numbers given for array parameters stay as they are;
+        with ``index=False`` integer arrays stay as they are too)."""
+        g = _arrays_only(f)
+
+        def h(a: Any) -> Any:
+            if not index and _is_integer(a):
+                return a
+            return g(a)
+
         return replace(
             self,
-            pred=f(self.pred),
-            target=f(self.target),
-            arrays=tuple(f(a) for a in self.arrays),
-            array_params={k: f(v) for k, v in self.array_params.items()},
+            values={k: h(v) for k, v in self.values.items()},
+            arrays=tuple(h(a) for a in self.arrays),
+            array_params={k: h(v) for k, v in self.array_params.items()},
+        )
+
+    def per_sample_map(self, f: Callable[[Any], Any]) -> Inputs:
+        """Apply ``f`` to the arrays that hold one value per sample: the inputs, and for an
+        elementwise loss its array parameters (a class weight holds one per class)."""
+        values = {k: f(v) for k, v in self.values.items()}
+        if self.class_axis is not None:
+            return replace(self, values=values)
+        g = _arrays_only(f)
+        return replace(
+            self,
+            values=values,
+            arrays=tuple(g(a) for a in self.arrays),
+            array_params={k: g(v) for k, v in self.array_params.items()},
         )
 
     def call(self, fn: Callable[..., Any], **kw: Any) -> Any:
-        return fn(self.pred, self.target, *self.arrays, **self.array_params, **self.params, **kw)
+        return fn(*self.values.values(), *self.arrays, **self.array_params, **self.params, **kw)
 
     def tensors(self) -> list[Any]:
-        return [self.pred, self.target, *self.arrays, *self.array_params.values()]
+        return [*self.values.values(), *self.arrays, *self.array_params.values()]
+
+    def output_shape(self) -> tuple[int, ...]:
+        shape = tuple(np.shape(self.pred))
+        if self.class_axis is None:
+            return shape
+        return shape[: self.class_axis] + shape[self.class_axis + 1 :]
 
     def broadcast_arrays(self) -> Inputs:
-        """Array parameters expanded to pred's shape (for per-element functions)."""
+        """Array parameters of an elementwise loss expanded to pred's shape."""
+        if self.class_axis is not None:
+            return self
         shape = np.shape(self.pred)
         return replace(
             self,
@@ -197,72 +310,127 @@ class Inputs:
         )
 
     def flat(self) -> Inputs:
-        return self.map(lambda a: np.reshape(a, (-1,)))
+        """The output axes flattened into one (a class axis moved last stays an axis)."""
+        out = self.output_shape()
+        n = int(np.prod(out)) if out else 1
+
+        def flatten(a: Any) -> Any:
+            a = np.asarray(a)
+            if self.class_axis is not None and a.ndim == len(out) + 1:
+                a = np.moveaxis(a, self.class_axis, -1) if self.class_axis >= 0 else a
+                return a.reshape((n, a.shape[-1]))
+            if a.shape == out:
+                return a.reshape((n,))
+            return a
+
+        flat = self.map(flatten)
+        if self.class_axis is not None:
+            flat = replace(flat, class_axis=1, params={**flat.params, "axis": -1})
+        return flat
 
 
-def random_pred(rng: np.random.Generator, domain: str, shape: tuple[int, ...]) -> np.ndarray:
-    if domain in ("real", "logit"):
-        return rng.normal(size=shape) * 3.0
-    if domain == "probability":
-        return rng.uniform(0.01, 0.99, size=shape)
-    if domain in ("nonnegative", "positive"):
-        return np.abs(rng.normal(size=shape)) * 2.0 + 0.1
-    raise AssertionError(f"no generator for pred domain {domain!r}")
-
-
-def random_target(rng: np.random.Generator, domain: str, shape: tuple[int, ...]) -> np.ndarray:
-    if domain == "real":
-        return rng.normal(size=shape)
-    if domain == "binary":  # hard 0/1 labels and soft labels mixed
-        hard = rng.integers(0, 2, size=shape).astype(np.float64)
-        return np.where(rng.random(shape) < 0.5, hard, rng.uniform(0.0, 1.0, size=shape))
-    if domain == "sign":
-        return rng.choice(np.array([-1.0, 1.0]), size=shape)
-    if domain == "nonnegative":
-        return rng.poisson(3.0, size=shape).astype(np.float64)
-    raise AssertionError(f"no generator for target domain {domain!r}")
+def _is_integer(a: Any) -> bool:
+    dtype = getattr(a, "dtype", None)
+    if dtype is None:
+        return False
+    if is_torch_array(a):
+        return not a.dtype.is_floating_point and a.dtype != torch.bool
+    return np.issubdtype(np.dtype(str(dtype)), np.integer) if str(dtype) != "bfloat16" else False
 
 
 def positive(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.abs(rng.normal(size=shape)) + 0.1
 
 
+def _dims(pattern: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    out: list[int] = []
+    for token in pattern.split():
+        if token.startswith("*"):
+            out.extend(shape)
+        elif token.isdigit():
+            out.append(int(token))
+        elif token == "C":
+            out.append(N_CLASSES)
+        else:
+            out.append(3)
+    return tuple(out)
+
+
+def class_axis_of(loss: Loss, params: dict[str, Any], ndim: int) -> int | None:
+    first = loss.spec.inputs[0]
+    if not first.class_axis:
+        return None
+    return int(params.get("axis", -1)) % ndim
+
+
 def split_params(
     loss: Loss, params: dict[str, Any], rng: np.random.Generator, shape: tuple[int, ...]
 ) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any]]:
-    """(positional arrays, array keyword parameters, scalar parameters), arrays materialised."""
+    """(positional arrays, array keyword parameters, scalar parameters), arrays materialised:
+    'full' at the shape of the parameter's pattern, 'row' with a last axis of 1."""
     arrays: dict[str, Any] = {}
     array_params: dict[str, Any] = {}
     scalars: dict[str, Any] = {}
-    kinds = {p.name: p.kind for p in loss.spec.params}
-    for name, value in params.items():
-        if kinds[name] != "array" or value is None:
-            scalars[name] = value
+    specs = {p.name: p for p in loss.spec.params}
+    for name, value in loss_params(params).items():
+        p = specs[name]
+        if p.kind != "array" or value is None or not isinstance(value, str):
+            if p.kind == "array" and isinstance(value, np.ndarray):
+                array_params[name] = value
+            else:
+                scalars[name] = value
             continue
-        if value == "full":
-            value = positive(rng, shape)
-        elif value == "row":
-            value = positive(rng, (*shape[:-1], 1))
-        # a Python number stays a number
-        if name in loss.positional_arrays:
+        full = _dims(p.shape.lstrip("~"), shape)
+        value = positive(rng, full if value == "full" else (*full[:-1], 1))
+        if p.positional:
             arrays[name] = value
-        elif isinstance(value, np.ndarray):
-            array_params[name] = value
         else:
-            scalars[name] = value
-    ordered = tuple(arrays[n] for n in loss.positional_arrays if n in arrays)
+            array_params[name] = value
+    # a positional parameter given as a number stays positional
+    for p in loss.spec.params:
+        if p.positional and p.name in scalars and scalars[p.name] is not None:
+            arrays[p.name] = scalars.pop(p.name)
+    ordered = tuple(arrays[p.name] for p in loss.spec.params if p.positional and p.name in arrays)
     return ordered, array_params, scalars
+
+
+def sample_input(
+    loss: Loss,
+    name: str,
+    params: dict[str, Any],
+    rng: np.random.Generator,
+    shape: tuple[int, ...],
+    form: int = 0,
+) -> np.ndarray:
+    """One input sampled from its declared domain at the shape its pattern gives."""
+    item = loss.spec.input(name).forms[form]
+    domain = loss.spec.domain_of(name, loss_params(params)) if form == 0 else item.domain
+    values = DOMAINS[domain].sample(rng, _dims(item.shape, shape), n_classes=N_CLASSES)
+    ignore = params.get("ignore_index")
+    if DOMAINS[domain].index and ignore is not None:
+        values = np.where(rng.random(values.shape) < 0.2, ignore, values)
+    if item.class_axis and params.get("axis", -1) != -1:
+        values = np.moveaxis(values, -1, params["axis"])
+    return values
 
 
 def make_inputs(
     loss: Loss, params: dict[str, Any], seed: int = 0, shape: tuple[int, ...] = SHAPE
 ) -> Inputs:
-    """Random valid inputs for ``loss`` with ``params``, as NumPy float64 arrays."""
+    """Random valid inputs for ``loss`` with ``params``: every input sampled from its domain
+    (the first form, or the one ``params["_form"]`` names) at the shapes of its pattern, with
+    ``shape`` the output (batch) shape."""
     rng = np.random.default_rng(seed)
-    pred = random_pred(rng, pred_domain(loss, params), shape)
-    target = random_target(rng, loss.spec.target_domain, shape)
+    forms = params.get("_form", {})
+    values = {
+        i.name: sample_input(loss, i.name, params, rng, shape, forms.get(i.name, 0))
+        for i in loss.spec.inputs
+    }
     arrays, array_params, scalars = split_params(loss, params, rng, shape)
-    return Inputs(pred, target, arrays, array_params, scalars)
+    first = next(iter(values.values()))
+    return Inputs(
+        values, arrays, array_params, scalars, class_axis_of(loss, params, np.ndim(first))
+    )
 
 
 def random_weight(seed: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -274,9 +442,12 @@ def random_weight(seed: int, shape: tuple[int, ...]) -> np.ndarray:
 
 # ---- backends -----------------------------------------------------------------------------------
 def convert(x: Any, backend: str, dtype: str = "float64") -> Any:
-    """A NumPy array (or a number, returned as is) in ``backend`` with ``dtype``."""
+    """A NumPy array (or a number, returned as is) in ``backend``; floating arrays get
+    ``dtype``, integer arrays keep theirs (class indices)."""
     if not isinstance(x, np.ndarray):
         return x
+    if np.issubdtype(x.dtype, np.integer):
+        dtype = str(x.dtype)
     if backend == "numpy":
         if dtype == "bfloat16":
             raise AssertionError("NumPy has no bfloat16")
@@ -343,10 +514,10 @@ def evaluate(
     w = convert(weight, backend, dtype) if weight is not None else None
     if backend == "jax_jit":
 
-        def run(pred, target, arrays, array_params, w):
-            return fn(pred, target, *arrays, **array_params, **x.params, weight=w, **kw)
+        def run(values, arrays, array_params, w):
+            return fn(*values.values(), *arrays, **array_params, **x.params, weight=w, **kw)
 
-        return jax.jit(run)(x.pred, x.target, x.arrays, x.array_params, w)
+        return jax.jit(run)(x.values, x.arrays, x.array_params, w)
     return x.call(fn, weight=w, **kw)
 
 
@@ -362,18 +533,18 @@ def evaluate_many(
     weights = [convert(w, backend, dtype) if w is not None else None for w, _ in calls]
     kws = [kw for _, kw in calls]
 
-    def run(pred, target, arrays, array_params, weights):
+    def run(values, arrays, array_params, weights):
         return [
-            fn(pred, target, *arrays, **array_params, **x.params, weight=w, **kw)
+            fn(*values.values(), *arrays, **array_params, **x.params, weight=w, **kw)
             for w, kw in zip(weights, kws, strict=True)
         ]
 
     if backend == "jax_jit":
-        return jax.jit(run)(x.pred, x.target, x.arrays, x.array_params, weights)
-    return run(x.pred, x.target, x.arrays, x.array_params, weights)
+        return jax.jit(run)(x.values, x.arrays, x.array_params, weights)
+    return run(x.values, x.arrays, x.array_params, weights)
 
 
-# ---- per-element derivatives by autodiff --------------------------------------------------------
+# ---- per-sample derivatives by autodiff ---------------------------------------------------------
 BUCKETS = (40, 128, 512, 2048)
 
 
@@ -382,136 +553,157 @@ def standard_shape(shape: tuple[int, ...]) -> bool:
 
 
 def bucketed(flat: Inputs) -> Inputs:
-    """1-D inputs padded (by repetition) to a length from a few fixed sizes.
-
-    Eager JAX compiles every primitive once per shape; with a handful of shapes across the
-    whole suite those compilations are shared between tests instead of repeated.
-    """
+    """Inputs flattened to one batch axis, padded (by repetition) to a length from a few fixed
+    sizes. Eager JAX compiles every primitive once per shape; with a handful of shapes across
+    the whole suite those compilations are shared between tests instead of repeated."""
     n = np.shape(flat.pred)[0]
     size = next((b for b in BUCKETS if b >= n), n)
     if n == 0 or size == n:
         return flat
-    return flat.map(lambda a: np.resize(a, size) if np.shape(a) == (n,) else a)
+
+    def pad(a: Any) -> Any:
+        a = np.asarray(a)
+        if a.ndim >= 1 and a.shape[0] == n:
+            return np.resize(a, (size, *a.shape[1:]))
+        return a
+
+    return flat.per_sample_map(pad)
+
+
+def _event_tangents(inputs: Inputs) -> list[np.ndarray]:
+    """Tangents whose Hessian-vector products give the Hessian diagonal: for an elementwise
+    loss one random positive vector (its Hv / v is the diagonal if the Hessian is diagonal;
+    an off-diagonal term shows up as a mismatch); for a loss over a class axis one one-hot
+    vector per class (the Hessian is block diagonal per sample)."""
+    shape = np.shape(inputs.pred)
+    if inputs.class_axis is None:
+        return [np.random.default_rng(11).uniform(0.5, 1.5, size=shape)]
+    out = []
+    for c in range(shape[inputs.class_axis]):
+        v = np.zeros(shape)
+        index = [slice(None)] * len(shape)
+        index[inputs.class_axis] = c
+        v[tuple(index)] = 1.0
+        out.append(v)
+    return out
+
+
+def _diagonal(hvs: list[np.ndarray], tangents: list[np.ndarray], inputs: Inputs) -> np.ndarray:
+    if inputs.class_axis is None:
+        return hvs[0] / tangents[0]
+    return sum(hv * v for hv, v in zip(hvs, tangents, strict=True))
 
 
 def autodiff_jax(
     loss: Loss, inputs: Inputs, *, dtype: str = "float64", jit: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(d l_i / d pred_i, d^2 l_i / d pred_i^2) by JAX autodiff of the summed composed loss.
+    """(d l_n / d pred, the diagonal of each sample's Hessian) by JAX autodiff of the summed
+    composed loss: jax.grad of the sum is the per-sample derivative (each sample's loss
+    depends on its own inputs only), and forward-mode derivatives of that gradient along the
+    tangents of ``_event_tangents`` give the diagonal."""
+    flat = bucketed(inputs.broadcast_arrays().flat())
+    n_out = int(np.prod(inputs.output_shape())) if inputs.output_shape() else 1
+    x = flat.map(lambda a: convert(a, "jax", dtype))
+    params = x.params
+    rest = dict(list(x.values.items())[1:])
+    tangents = _event_tangents(flat)
 
-    The loss is elementwise, so jax.grad of the sum is the per-element derivative, and the
-    forward-mode derivative of that gradient along a random positive vector v (a
-    Hessian-vector product, forward over reverse) divided by v is the diagonal of the
-    Hessian, provided the Hessian is diagonal: a non-zero off-diagonal term shows up as a
-    mismatch.
-    """
-    shape = np.shape(inputs.pred)
-    n = int(np.prod(shape))
-    flat = bucketed(inputs.broadcast_arrays().flat()).map(lambda a: convert(a, "jax", dtype))
-    params = flat.params
+    def total(pred, rest, arrays, array_params):
+        return loss.composed(pred, *rest.values(), *arrays, **array_params, **params,
+                             reduction="sum")  # fmt: skip
 
-    def total(pred, target, arrays, array_params):
-        return loss.composed(pred, target, *arrays, **array_params, **params, reduction="sum")
-
-    v = np.random.default_rng(11).uniform(0.5, 1.5, size=np.shape(flat.pred))
-
-    def both(pred, target, arrays, array_params):
+    def both(pred, rest, arrays, array_params):
         def of_pred(p):  # (zero tangents for the target would turn 0 * inf into NaN)
-            return total(p, target, arrays, array_params)
+            return total(p, rest, arrays, array_params)
 
-        tangent = jnp.asarray(v, dtype=pred.dtype)
-        return jax.jvp(jax.grad(of_pred), (pred,), (tangent,))
+        grad = jax.grad(of_pred)(pred)
+        hvs = [
+            jax.jvp(jax.grad(of_pred), (pred,), (jnp.asarray(v, dtype=pred.dtype),))[1]
+            for v in tangents
+        ]
+        return grad, hvs
 
     if jit:
         both = jax.jit(both)
-    grad, hv = both(flat.pred, flat.target, flat.arrays, flat.array_params)
-    hess = to_numpy(hv) / to_numpy(jnp.asarray(v, dtype=flat.pred.dtype))
-    return to_numpy(grad)[:n].reshape(shape), hess[:n].reshape(shape)
+    grad, hvs = both(x.pred, rest, x.arrays, x.array_params)
+    tangents = [to_numpy(jnp.asarray(v, dtype=x.pred.dtype)) for v in tangents]
+    hess = _diagonal([to_numpy(h) for h in hvs], tangents, flat)
+    return _unflatten(to_numpy(grad), n_out, inputs), _unflatten(hess, n_out, inputs)
 
 
-def hessian_jax(loss: Loss, inputs: Inputs, *, dtype: str = "float64"):
-    """(grad, hess) per element by jax.grad and jax.hessian of a scalar per-element function,
-    vmapped over the elements (slower than ``autodiff_jax``; used at extreme inputs)."""
+def _unflatten(a: np.ndarray, n_out: int, inputs: Inputs) -> np.ndarray:
+    """Undo ``flat`` and ``bucketed`` for an array of the first input's flattened shape."""
+    a = a[:n_out]
     shape = np.shape(inputs.pred)
-    n = int(np.prod(shape))
-    flat = bucketed(inputs.broadcast_arrays().flat()).map(lambda a: convert(a, "jax", dtype))
-    params = flat.params
-
-    def one(p, t, arrays, array_params):
-        return loss.composed(
-            p[None],
-            t[None],
-            *(a[None] for a in arrays),
-            **{k: v[None] for k, v in array_params.items()},
-            **params,
-            reduction="sum",
-        )
-
-    args = (flat.pred, flat.target, flat.arrays, flat.array_params)
-    grad = jax.vmap(jax.grad(one))(*args)
-    hess = jax.vmap(jax.hessian(one))(*args)
-    return to_numpy(grad)[:n].reshape(shape), to_numpy(hess)[:n].reshape(shape)
+    if inputs.class_axis is None:
+        return a.reshape(shape)
+    out = inputs.output_shape()
+    moved = a.reshape((*out, shape[inputs.class_axis]))
+    return np.moveaxis(moved, -1, inputs.class_axis)
 
 
 def autodiff_torch(
     fn: Callable[..., Any], inputs: Inputs, dtype: str = "float64"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(gradient, diagonal Hessian) of ``fn(..., reduction='sum')`` by torch autograd.
-
-    The loss is elementwise, so the gradient of the sum is the per-element derivative, and
-    the gradient of ``sum(grad * v)`` (double backward) divided by v, for a random positive v,
-    is the diagonal of the Hessian, provided the Hessian is diagonal (as for ``autodiff_jax``).
-    """
+    """(gradient, Hessian diagonal) of ``fn(..., reduction='sum')`` with respect to the first
+    input by torch autograd: the gradient of the sum is the per-sample derivative, and the
+    gradients of ``sum(grad * v)`` (double backward) along the tangents of
+    ``_event_tangents`` give the diagonal."""
     x = inputs.map(lambda a: convert(a, "torch", dtype))
     pred = x.pred.detach().clone().requires_grad_(True)
-    x = replace(x, pred=pred)
+    x.pred = pred
     out = x.call(fn, reduction="sum")
     (grad,) = torch.autograd.grad(out, pred, create_graph=True)
-    v = torch.from_numpy(np.random.default_rng(11).uniform(0.5, 1.5, size=tuple(pred.shape)))
-    v = v.to(pred.dtype)
-    if grad.requires_grad:
-        (hv,) = torch.autograd.grad((grad * v).sum(), pred, allow_unused=True)
-        if hv is None:
+    tangents = _event_tangents(inputs)
+    hvs = []
+    for v in tangents:
+        tv = torch.from_numpy(v).to(pred.dtype)
+        if grad.requires_grad:
+            (hv,) = torch.autograd.grad((grad * tv).sum(), pred, allow_unused=True,
+                                        retain_graph=True)  # fmt: skip
+            hv = torch.zeros_like(pred) if hv is None else hv
+        else:  # the gradient does not depend on pred: the second derivative is 0
             hv = torch.zeros_like(pred)
-    else:  # the gradient does not depend on pred: the second derivative is 0
-        hv = torch.zeros_like(pred)
-    return to_numpy(grad), to_numpy(hv) / to_numpy(v)
+        hvs.append(to_numpy(hv))
+    tangents = [to_numpy(torch.from_numpy(v).to(pred.dtype)) for v in tangents]
+    return to_numpy(grad), _diagonal(hvs, tangents, inputs)
 
 
 def unreduced(loss: Loss, inputs: Inputs, backend: str, dtype: str = "float64") -> np.ndarray:
     """loss(..., reduction="none") on ``backend`` as a float64 NumPy array (on JAX computed
     on inputs padded to a standard length, see ``bucketed``)."""
-    shape = np.shape(inputs.pred)
+    out_shape = inputs.output_shape()
     if backend in ("jax", "jax_jit"):
         flat = bucketed(inputs.broadcast_arrays().flat())
         out = to_numpy(evaluate(loss, flat, backend, dtype, reduction="none"))
-        return out[: int(np.prod(shape))].reshape(shape)
+        return out[: int(np.prod(out_shape))].reshape(out_shape)
     return to_numpy(evaluate(loss, inputs, backend, dtype, reduction="none"))
 
 
 def analytic(loss: Loss, inputs: Inputs, backend: str, dtype: str = "float64"):
     """(loss.grad, loss.hess) computed on ``backend``, as float64 NumPy arrays."""
-    if backend in ("jax", "jax_jit") and not standard_shape(np.shape(inputs.pred)):
-        shape = np.shape(inputs.pred)
-        n = int(np.prod(shape))
-        g, h = analytic(loss, bucketed(inputs.broadcast_arrays().flat()), backend, dtype)
-        return g[:n].reshape(shape), h[:n].reshape(shape)
+    shape = np.shape(inputs.pred)
+    if backend in ("jax", "jax_jit") and not standard_shape(inputs.output_shape()):
+        n_out = int(np.prod(inputs.output_shape())) if inputs.output_shape() else 1
+        flat = bucketed(inputs.broadcast_arrays().flat())
+        g, h = analytic(loss, flat, backend, dtype)
+        return _unflatten(g, n_out, inputs), _unflatten(h, n_out, inputs)
     x = inputs.map(lambda a: convert(a, backend, dtype))
     if backend == "jax_jit":
 
-        def both(pred, target, arrays, array_params):
+        def both(values, arrays, array_params):
             kw = {**array_params, **x.params}
             return (
-                loss.grad(pred, target, *arrays, **kw),
-                loss.hess(pred, target, *arrays, **kw),
+                loss.grad(*values.values(), *arrays, **kw),
+                loss.hess(*values.values(), *arrays, **kw),
             )
 
-        g, h = jax.jit(both)(x.pred, x.target, x.arrays, x.array_params)
+        g, h = jax.jit(both)(x.values, x.arrays, x.array_params)
     else:
         g, h = x.call(loss.grad), x.call(loss.hess)
     for r in (g, h):
         assert is_backend_array(r, backend), type(r)
-        assert tuple(r.shape) == tuple(np.shape(inputs.pred))
+        assert tuple(r.shape) == tuple(shape), (r.shape, shape)
     return to_numpy(g), to_numpy(h)
 
 
@@ -545,7 +737,7 @@ def assert_close(actual, expected, rtol: float, atol: float = 0.0, msg: str = ""
 LOG2 = math.log(2.0)
 
 
-# ---- inputs along the natural variable of a loss ------------------------------------------------
+# ---- inputs along the natural variable of an elementwise loss -----------------------------------
 # Targets used on lines and at edges: dyadic, so that pred = target + residual is exact.
 LINE_TARGETS = {
     "real": (0.0, 1.5, -2.25),
@@ -553,11 +745,11 @@ LINE_TARGETS = {
     "binary": (0.0, 1.0, 0.5, 0.25),
     "nonnegative": (0.0, 1.0, 3.0),
 }
-ARRAY_PARAM_ON_LINES = 0.5  # var (< 1, so the Gaussian NLL can go negative), pos_weight
+ARRAY_PARAM_ON_LINES = 0.1  # var (< 1/(2 pi), so the Gaussian NLL can go negative), pos_weight
 
 
 def natural_variable(loss: Loss, params: dict[str, Any]) -> str:
-    """What the x-axis of a loss is: the residual, the margin, or pred itself."""
+    """What the x-axis of an elementwise loss is: the residual, the margin, or pred itself."""
     domain = pred_domain(loss, params)
     if loss.spec.target_domain == "real" and domain == "real":
         return "residual"
@@ -569,11 +761,10 @@ def natural_variable(loss: Loss, params: dict[str, Any]) -> str:
 def line_inputs(
     loss: Loss, params: dict[str, Any], xs: np.ndarray, targets: tuple[float, ...] | None = None
 ) -> Inputs:
-    """Inputs whose natural variable runs over ``xs``, once for each target value.
-
-    The residual ``pred - target`` (real targets), the margin ``y * pred`` (sign targets) or
-    pred itself (logits, probabilities, rates). Array parameters are constants.
-    """
+    """Inputs of an elementwise loss whose natural variable runs over ``xs``, once for each
+    target value: the residual ``pred - target`` (real targets), the margin ``y * pred``
+    (sign targets) or pred itself (logits, probabilities, rates). Array parameters are
+    constants."""
     xs = np.asarray(xs, dtype=np.float64)
     kind = natural_variable(loss, params)
     targets = targets if targets is not None else LINE_TARGETS[loss.spec.target_domain]
@@ -589,30 +780,57 @@ def line_inputs(
     pred, target = np.concatenate(preds), np.concatenate(ts)
     arrays, array_params, scalars = split_params(loss, params, np.random.default_rng(0), pred.shape)
     const = lambda a: np.full(pred.shape, ARRAY_PARAM_ON_LINES)  # noqa: E731
-    return Inputs(pred, target, arrays, array_params, scalars).map(
-        lambda a: const(a) if a is not pred and a is not target else a
-    )
+    names = loss.spec.input_names
+    inputs = Inputs({names[0]: pred, names[1]: target}, arrays, array_params, scalars)
+    return inputs.map(lambda a: const(a) if a is not pred and a is not target else a)
+
+
+def probe_inputs(
+    loss: Loss, params: dict[str, Any], ts: np.ndarray
+) -> list[tuple[Inputs, np.ndarray]]:
+    """For each curve of the loss's probe: the inputs at ``ts`` and the direction of each
+    sample (d first input / dt). Array parameters named 'full' get random positive values at
+    the shape of their pattern (a class weight: one per class), others the constant
+    ``ARRAY_PARAM_ON_LINES``."""
+    bound = filled(loss, loss_params(params))
+    rng = np.random.default_rng(0)
+    for p in loss.spec.params:
+        if p.kind == "array" and isinstance(bound.get(p.name), str):
+            pattern = p.shape.lstrip("~")
+            if pattern.split() == ["C"]:
+                bound[p.name] = positive(rng, (N_CLASSES,))
+            else:
+                bound[p.name] = ARRAY_PARAM_ON_LINES
+    arrays = {k: v for k, v in bound.items() if isinstance(v, np.ndarray)}
+    scalars = {k: v for k, v in bound.items() if k not in arrays}
+    probe = loss.probe(**scalars, **arrays)
+    out = []
+    for c in probe.curves:
+        made = c.make(ts)
+        values = {name: made[name] for name in loss.spec.input_names}
+        first = values[loss.spec.input_names[0]]
+        inputs = Inputs(values, (), arrays, scalars, class_axis_of(loss, bound, first.ndim))
+        out.append((inputs, np.asarray(c.direction(ts)) if c.direction else None))
+    return out
 
 
 def edge_points(loss: Loss, params: dict[str, Any]) -> np.ndarray:
-    """Values of the natural variable where piecewise losses switch branch, and domain edges.
-
-    0, +-0.5, +-1, +-2 and +- every float hyperparameter (delta, beta, ...) for real-valued
-    pred; for probabilities 0, 1, 1/2 and every hyperparameter in (0, 1/2] and one minus it
-    (eps); for rates 0 (where allowed), 1/2, 1, 2, 3 and the hyperparameters.
-    """
+    """Values of the natural variable where a branch switches (the loss's declared kinks),
+    domain edges and a few ordinary points: 0, +-0.5, +-1, +-2 and +- every float
+    hyperparameter for real-valued pred; for probabilities 0, 1, 1/2 and the clip eps; for
+    rates 0 (where allowed), 1/2, 1, 2, 3."""
     domain = pred_domain(loss, params)
     values = float_params(params)
+    kinks = set(loss.spec.kinks_for(loss_params(params)))
     if domain in ("real", "logit"):
         mags = {0.0, 0.5, 1.0, 2.0} | {abs(v) for v in values if 0 < abs(v) <= 10}
-        points = {s * m for m in mags for s in (-1.0, 1.0)}
+        points = {s * m for m in mags for s in (-1.0, 1.0)} | kinks
         if domain == "logit":
             points |= {-30.0, 30.0}
     elif domain == "probability":
-        points = {0.0, 0.25, 0.5, 0.75, 1.0}
-        points |= {v for v in values if 0 < v <= 0.5} | {1.0 - v for v in values if 0 < v <= 0.5}
+        points = {0.0, 0.25, 0.5, 0.75, 1.0} | kinks
     elif domain in ("nonnegative", "positive"):
-        points = {0.5, 1.0, 2.0, 3.0} | {v for v in values if 0 < v <= 10}
+        points = {0.5, 1.0, 2.0, 3.0} | {v for v in values if 0 < v <= 10} | kinks
         if domain == "nonnegative":
             points.add(0.0)
     else:
@@ -623,7 +841,10 @@ def edge_points(loss: Loss, params: dict[str, Any]) -> np.ndarray:
 def away_from_edges(
     loss: Loss, params: dict[str, Any], inputs: Inputs, gap: float = 0.05
 ) -> Inputs:
-    """Move pred (and array parameters) at least ``gap`` away from every edge point."""
+    """Move pred (and array parameters) of an elementwise loss at least ``gap`` away from
+    every edge point (a loss over a class axis is smooth: returned as is)."""
+    if not loss.spec.elementwise:
+        return inputs
     edges = edge_points(loss, params)
     kind = natural_variable(loss, params)
     domain = pred_domain(loss, params)
@@ -650,5 +871,10 @@ def away_from_edges(
             a = np.where(near, a + 0.07, a)
         raise AssertionError("could not move an array parameter away from the edges")
 
-    moved = inputs.map(lambda a: a if a is inputs.pred or a is inputs.target else nudge(a))
-    return replace(moved, pred=pred)
+    moved = replace(
+        inputs,
+        arrays=tuple(nudge(a) if isinstance(a, np.ndarray) else a for a in inputs.arrays),
+        array_params={k: nudge(v) for k, v in inputs.array_params.items()},
+    )
+    moved.pred = pred
+    return moved

@@ -30,5 +30,5 @@ def torch_fast_path_if_available():
     if available:
         yield True
     else:
-        with lossatlas.config.override(torch_fast_path=False):
+        with lossatlas.config.override(fast_paths=False):
             yield False

@@ -57,16 +57,11 @@ def test_list_shows_every_loss_with_header_and_count(capsys):
     ]  # fmt: skip
     names = [line.split()[0] for line in lines if line.startswith("  ")]
     assert names == ALL_NAMES
-    assert [line for line in lines if line in ("regression", "classification", "margin")] == [
-        "regression",
-        "classification",
-        "margin",
-    ]
-    n = {f: len(lossatlas.catalog(f)) for f in ("regression", "classification", "margin")}
-    assert lines[-1] == (
-        f"{len(ALL_NAMES)} losses ({n['regression']} regression, {n['classification']} "
-        f"classification, {n['margin']} margin). Details: lossatlas show NAME"
-    )
+    families = lossatlas.families()  # from the registry: a new family is counted by itself
+    assert {"regression", "classification", "multiclass", "margin"} <= set(families)
+    assert [line for line in lines if line in families] == list(families)
+    counts = ", ".join(f"{len(lossatlas.catalog(f))} {f}" for f in families)
+    assert lines[-1] == f"{len(ALL_NAMES)} losses ({counts}). Details: lossatlas show NAME"
     assert max(len(line) for line in lines) <= 120
 
 
@@ -99,6 +94,20 @@ def test_list_family_filter(capsys):
     assert names == [loss.name for loss in lossatlas.catalog("margin")]
     assert "hinge" in names and "huber" not in out
     assert out.splitlines()[-1].startswith(f"{len(names)} losses ({len(names)} margin)")
+
+
+def test_family_choices_come_from_the_registry(capsys, monkeypatch):
+    """--family offers exactly the registered families, a new one included."""
+    from lossatlas import _registry
+
+    code, out, _ = run(capsys, "list", "--family", "multiclass")
+    assert code == 0 and "cross_entropy" in out and "huber" not in out
+    monkeypatch.setattr(_registry, "families", lambda: ("regression", "newfamily"))
+    monkeypatch.setattr(cli, "families", lambda: ("regression", "newfamily"))
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    family = next(a for a in sub.choices["list"]._actions if a.dest == "family")
+    assert tuple(family.choices) == ("regression", "newfamily")
 
 
 def test_list_rejects_unknown_family(capsys):
@@ -135,8 +144,13 @@ def test_show_every_loss(capsys, name):
     for ref in spec.references:
         assert " ".join(ref.split()) in flat
     assert f"smoothness:   {spec.properties.smoothness}:" in out
-    assert f"pred:    {spec.pred_domain}:" in out
-    assert f"target:  {spec.target_domain}:" in out
+    for item in spec.inputs:
+        assert re.search(rf"^  {item.name}:\s+{item.domain}: ", out, re.M), item.name
+    if spec.elementwise:
+        assert f"pred:    {spec.pred_domain}:" in out
+        assert f"target:  {spec.target_domain}:" in out
+    for variant in spec.variants:
+        assert " ".join(f"with {variant.describe()}:".split()) in flat
     boosting = spec.boosting
     if boosting.kind == "exact":
         assert "Gradient boosting (lossatlas.gbm):\n  the exact Hessian\n" in out
@@ -147,7 +161,7 @@ def test_show_every_loss(capsys, name):
     else:
         assert "Gradient boosting:\n" in out
         assert " ".join(f"not an objective: {boosting.reason}".split()) in flat
-    if spec.elementwise:
+    if spec.elementwise or name == "cross_entropy":  # every loss with a value per sample
         header, rows = values_table(out)
         assert header[1].startswith("loss")
         assert len(rows) == 7
@@ -263,6 +277,51 @@ def test_show_values_of_other_axes(capsys):
     _, out, _ = run(capsys, "show", "gaussian_nll", "--param", "var=4")
     header, rows = values_table(out)
     assert column(header, rows, 2.0, "hess") == 0.25
+
+
+def test_show_cross_entropy_along_its_probe(capsys):
+    """cross entropy's table runs along the true-class logit margin m: logits (m, 0, ...),
+    label 0, for 5 and for 2 classes."""
+    code, out, _ = run(capsys, "show", "cross_entropy")
+    assert code == 0
+    assert "logits:  logit: " in out and "target:  class_index: " in out
+    assert "with from_logits=False: logits is simplex" in out
+    header, rows = values_table(out)
+    assert header == ["m (margin)", "loss C=5", "grad C=5", "hess C=5", "loss C=2"]
+    assert column(header, rows, 0.0, "loss C=5") == pytest.approx(math.log(5), abs=1e-5)
+    assert column(header, rows, 0.0, "grad C=5") == pytest.approx(-0.8)
+    assert column(header, rows, 0.0, "hess C=5") == pytest.approx(0.16)
+    assert column(header, rows, 0.0, "loss C=2") == pytest.approx(math.log(2), abs=1e-5)
+    assert column(header, rows, 4.0, "loss C=2") == pytest.approx(math.log1p(math.exp(-4)), 1e-5)
+
+
+def test_show_parses_every_parameter_kind(capsys):
+    """--param reads an int (ignore_index), an axis, a comma-separated array (class_weight),
+    a float, a flag and none; an integer parameter refuses 1.5."""
+    code, out, err = run(
+        capsys,
+        "show",
+        "cross_entropy",
+        "--param",
+        "class_weight=1,2,3,4",
+        "--param",
+        "ignore_index=-100",
+        "--param",
+        "label_smoothing=0.1",
+        "--param",
+        "axis=-1",
+    )
+    assert code == 0, err
+    header, rows = values_table(out)
+    assert header == ["m (margin)", "loss", "grad", "hess"]  # one curve: 4 classes
+    # class weight 1 on the true class 0, smoothing 0.1 over 4 classes
+    lse = math.log(4)
+    expected = 0.9 * lse + 0.1 / 4 * sum(w * lse for w in (1, 2, 3, 4))
+    assert column(header, rows, 0.0, "loss") == pytest.approx(expected, abs=1e-5)
+    code, _, err = run(capsys, "show", "cross_entropy", "--param", "ignore_index=1.5")
+    assert code == 2 and "--param ignore_index: cannot read '1.5' as an integer" in err
+    code, _, err = run(capsys, "show", "huber", "--param", "delta=inf")
+    assert code == 2 and "argument 'delta' expected a value in (0, inf), got inf" in err
 
 
 def test_show_rmse_explains_reduction_and_gives_an_example(capsys):

@@ -9,6 +9,8 @@ and under ``jax.jit`` tracing; they run on eager torch and JAX arrays like on Nu
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from typing import Any
 
 import _inputs as I
@@ -21,6 +23,7 @@ import torch
 
 import lossatlas
 from lossatlas import LossInputError
+from lossatlas._domains import DOMAINS
 
 pytestmark = pytest.mark.usefixtures("torch_fast_path_if_available")
 
@@ -57,16 +60,20 @@ def small(loss: Any, params: dict[str, Any] | None = None, n: int = 40) -> I.Inp
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("loss", DEFAULTS)
 def test_mismatched_shapes_are_not_broadcast(loss, backend):
+    """Every input after the first, given an extra axis or a wrong length: a LossInputError that
+    names it and the shape its pattern asks for."""
     inputs = small(loss)
-    for bad in (inputs.target[:, None], np.zeros(41)):
-        wrong = I.Inputs(inputs.pred, bad, inputs.arrays, inputs.array_params, inputs.params)
-        raises(
-            lambda w=wrong: call(loss, w, backend),
-            "target",
-            "(40,)",
-            f"shape {bad.shape}",
-            loss.name,
-        )
+    for name in inputs.names[1:]:
+        good = inputs.values[name]
+        for bad in (good[:, None], np.zeros((41, *good.shape[1:]), dtype=good.dtype)):
+            wrong = replace(inputs, values={**inputs.values, name: bad})
+            raises(
+                lambda w=wrong: call(loss, w, backend),
+                name,
+                "(40,",
+                f"shape {bad.shape}",
+                loss.name,
+            )
 
 
 @pytest.mark.parametrize("loss", DEFAULTS)
@@ -97,35 +104,23 @@ def test_rmse_has_no_unreduced_form():
 @pytest.mark.parametrize("loss", DEFAULTS)
 def test_integer_pred_and_lists(loss):
     inputs = small(loss)
-    ints = I.Inputs(
-        inputs.pred.astype(np.int64),
-        inputs.target,
-        inputs.arrays,
-        inputs.array_params,
-        inputs.params,
-    )
-    raises(lambda: ints.call(loss), "pred", "floating", "int64", loss.name)
-    lists = I.Inputs(
-        inputs.pred.tolist(), inputs.target, inputs.arrays, inputs.array_params, inputs.params
-    )
-    raises(lambda: lists.call(loss), "pred", "an array", "list", loss.name)
-    lists = I.Inputs(
-        inputs.pred, inputs.target.tolist(), inputs.arrays, inputs.array_params, inputs.params
-    )
-    raises(lambda: lists.call(loss), "target", "an array", "list", loss.name)
+    first, second = inputs.names[:2]
+    ints = replace(inputs, values={**inputs.values, first: inputs.pred.astype(np.int64)})
+    raises(lambda: ints.call(loss), first, "floating", "int64", loss.name)
+    lists = replace(inputs, values={**inputs.values, first: inputs.pred.tolist()})
+    raises(lambda: lists.call(loss), first, "an array", "list", loss.name)
+    lists = replace(inputs, values={**inputs.values, second: inputs.target.tolist()})
+    raises(lambda: lists.call(loss), second, "an array", "list", loss.name)
 
 
 @pytest.mark.parametrize("loss", DEFAULTS)
 def test_integer_targets_are_accepted(loss):
-    """Hard labels and counts may come as integers (cast to pred's dtype)."""
+    """Hard labels and counts may come as integers (cast to pred's dtype); class indices are
+    integers already."""
     inputs = small(loss)
     inputs.target = np.round(inputs.target)  # hard labels, whole counts
-    as_int = I.Inputs(
-        inputs.pred,
-        inputs.target.astype(np.int64),
-        inputs.arrays,
-        inputs.array_params,
-        inputs.params,
+    as_int = replace(
+        inputs, values={**inputs.values, inputs.names[1]: inputs.target.astype(np.int64)}
     )
     I.assert_close(I.to_numpy(as_int.call(loss)), I.to_numpy(inputs.call(loss)), 1e-15)
 
@@ -137,14 +132,15 @@ def test_integer_targets_are_accepted(loss):
 @pytest.mark.parametrize("loss", DEFAULTS)
 def test_mixed_namespaces(loss, pred_backend, target_backend):
     inputs = small(loss)
+    first, second = inputs.names[:2]
     pred = I.convert(inputs.pred, pred_backend)
     target = I.convert(inputs.target, target_backend)
     arrays = tuple(I.convert(a, pred_backend) for a in inputs.arrays)
     kw = {k: I.convert(v, pred_backend) for k, v in inputs.array_params.items()}
     raises(
         lambda: loss(pred, target, *arrays, **kw, **inputs.params),
-        "target",
-        "the same library as pred",
+        second,
+        f"the same library as {first}",
         target_backend.split("_")[0],
         loss.name,
     )
@@ -163,6 +159,13 @@ def test_weight_of_a_wrong_shape(loss, backend):
             loss.name,
         )
     raises(lambda: call(loss, inputs, backend, weight="heavy"), "weight", "an array", "str")
+    complex_weight = {
+        "numpy": np.ones(I.SHAPE, dtype=np.complex128),
+        "torch": torch.ones(I.SHAPE, dtype=torch.complex128),
+        "jax": jnp.ones(I.SHAPE, dtype=jnp.complex128),
+    }[backend]
+    x = inputs.map(lambda a: I.convert(a, backend))
+    raises(lambda: x.call(loss, weight=complex_weight), "weight", "real weights", "complex")
 
 
 @pytest.mark.parametrize("loss", DEFAULTS)
@@ -172,7 +175,7 @@ def test_unknown_keyword_is_a_type_error(loss):
         inputs.call(loss, reduce="mean")
     with pytest.raises(TypeError, match="unexpected keyword"):
         inputs.call(loss, size_average=True)
-    if not loss.positional_arrays:
+    if not loss.spec.positional_params:
         with pytest.raises(TypeError, match="positional"):
             loss(inputs.pred, inputs.target, 1.0)
 
@@ -181,35 +184,45 @@ def test_unknown_keyword_is_a_type_error(loss):
 NAMED_OUT_OF_RANGE = [
     ("huber", "delta", 0.0),
     ("huber", "delta", -1.0),
+    ("huber", "delta", float("inf")),
     ("pseudo_huber", "delta", 0.0),
     ("quantile", "q", 0.0),
     ("quantile", "q", 1.0),
     ("quantile", "q", 1.5),
     ("focal_loss", "gamma", -1.0),
+    ("focal_loss", "gamma", float("inf")),
     ("focal_loss", "alpha", 1.5),
     ("smooth_l1", "beta", -1.0),
     ("binary_cross_entropy_with_logits", "label_smoothing", 2.0),
     ("binary_cross_entropy", "eps", 0.0),
     ("gaussian_nll", "eps", 0.0),
+    ("poisson_nll", "eps", float("inf")),
+    ("cross_entropy", "label_smoothing", 1.5),
 ]
 
 
 def _generated_out_of_range() -> list[tuple[str, str, float]]:
-    """For every float parameter: just outside each end of its declared range, and NaN."""
+    """For every float and int parameter: just outside each end of its declared range, an
+    infinity past an unbounded end (the range (0, inf) excludes inf), and NaN."""
     out = []
     for loss in I.ALL_LOSSES:
         for p in loss.spec.params:
-            if p.kind != "float":
+            if p.kind not in ("float", "int"):
                 continue
             if p.low is not None:
                 out.append((loss.name, p.name, p.low - 1.0))
                 if not p.low_inclusive:
                     out.append((loss.name, p.name, p.low))
+            else:
+                out.append((loss.name, p.name, float("-inf")))
             if p.high is not None:
                 out.append((loss.name, p.name, p.high + 1.0))
                 if not p.high_inclusive:
                     out.append((loss.name, p.name, p.high))
-            out.append((loss.name, p.name, float("nan")))
+            else:
+                out.append((loss.name, p.name, float("inf")))
+            if p.kind == "float":
+                out.append((loss.name, p.name, float("nan")))
     return out
 
 
@@ -222,68 +235,127 @@ def test_hyperparameter_out_of_range(name, param, value):
     inputs = small(loss)
     inputs.params[param] = value
     p = loss.spec.param(param)
-    expected = "a real number" if value != value else p.range_text().replace(" or None", "")
-    raises(
-        lambda: inputs.call(loss), param, expected, repr(value) if value == value else "nan", name
-    )
+    if value != value:
+        expected, got = "a real number", "nan"
+    elif p.kind == "int" and not float(value).is_integer():
+        expected, got = "an integer", repr(value)
+    else:
+        expected, got = p.range_text().replace(" or None", "").replace("an integer in ", ""), ""
+    raises(lambda: inputs.call(loss), param, expected, got or repr(value), name)
     # also checked on torch tensors and without value checks (it costs nothing)
     with lossatlas.config.override(check_values=False):
         raises(lambda: call(loss, inputs, "torch"), param, name=name)
 
 
 PARAMS = [(loss, p) for loss in I.ALL_LOSSES for p in loss.spec.params]
+WRONG_TYPES = {
+    "bool": ([1, 0, "True", None, np.bool_(True)], "True or False"),
+    "float": ([True, "0.5", [0.5], 1 + 2j, np.complex128(0.5), np.ones(2)], "a "),
+    "int": ([True, "1", 1.5, [1], 1j], "an integer"),
+    "axis": ([1.5, "0", None, [0]], "an integer"),
+    "choice": ([1, None, "neither"], "one of"),
+    "array": (["1.0", [1.0, 2.0, 3.0], 1j], "an array or a number"),
+}
 
 
 @pytest.mark.parametrize(
     ("loss", "param"), [pytest.param(lo, p, id=f"{lo.name}-{p.name}") for lo, p in PARAMS]
 )
 def test_hyperparameter_of_a_wrong_type(loss, param):
-    """A flag given 1 or a string; a number given True, a string or a list."""
+    """A flag given 1, a string or a NumPy bool; a number given True, a string, a list, a
+    complex number (never silently truncated); an integer given 1.5; an array given a
+    string or a list."""
     inputs = small(loss)
-    if param.kind == "bool":
-        bad_values = [1, 0, "True", None]
-        expected = "True or False"
-    elif param.kind == "float":
-        bad_values = [True, "0.5", [0.5]] + ([] if param.allow_none else [None])
-        expected = "a "
-    else:  # an array parameter
-        bad_values = ["1.0", [1.0, 2.0, 3.0]] + ([] if param.allow_none else [None])
-        expected = "an array or a number"
+    bad_values, expected = WRONG_TYPES[param.kind]
+    if param.kind in ("float", "int") and not param.allow_none:
+        bad_values = [*bad_values, None]
+    if param.kind == "array" and not param.allow_none:
+        bad_values = [*bad_values, None]
     for bad in bad_values:
-        bound = I.Inputs(inputs.pred, inputs.target, (), {}, dict(inputs.params))
-        for name, value in zip(loss.positional_arrays, inputs.arrays, strict=True):
-            bound.params[name] = value
+        bound = replace(inputs, arrays=(), array_params={}, params=dict(inputs.params))
+        for p, value in zip(
+            [p for p in loss.spec.params if p.positional], inputs.arrays, strict=False
+        ):
+            bound.params[p.name] = value
         bound.params.update(inputs.array_params)
         bound.params[param.name] = bad
         raises(lambda b=bound: b.call(loss), param.name, expected, "", loss.name)
 
 
+FLOAT_PARAMS = [(loss, p) for loss in I.ALL_LOSSES for p in loss.spec.params if p.kind == "float"]
+
+
+@pytest.mark.parametrize(
+    ("loss", "param"), [pytest.param(lo, p, id=f"{lo.name}-{p.name}") for lo, p in FLOAT_PARAMS]
+)
+def test_zero_dim_arrays_as_hyperparameters(loss, param):
+    """A 0-d array (NumPy, torch, JAX) is read as its number; one that requires grad, or a
+    traced one inside jax.jit, is a LossInputError (the hyperparameter is not
+    differentiable), not a raw TypeError."""
+    inputs = small(loss)
+    value = float(I.float_candidates(param)[0] if param.default is None else param.default)
+    inputs.params[param.name] = value
+    expected = I.to_numpy(inputs.call(loss))
+    for array in (np.asarray(value), torch.tensor(value, dtype=torch.float64), jnp.asarray(value)):
+        given = replace(inputs, params={**inputs.params, param.name: array})
+        I.assert_close(I.to_numpy(given.call(loss)), expected, 1e-15, msg=str(type(array)))
+    learnable = torch.tensor(value, dtype=torch.float64, requires_grad=True)
+    given = replace(inputs, params={**inputs.params, param.name: learnable})
+    raises(lambda: given.call(loss), param.name, "not differentiable", "requires grad")
+    x = replace(
+        inputs.map(jnp.asarray), params={k: v for k, v in inputs.params.items() if k != param.name}
+    )
+
+    def traced(v):
+        return x.call(loss, **{param.name: v})
+
+    with pytest.raises(LossInputError, match="not differentiable"):
+        jax.jit(traced)(jnp.asarray(value))
+
+
 # ---- values: a pass over the data, skipped when disabled or under jax.jit -----------------------
+def invalid_values(domain_name: str, role: str) -> tuple[float, ...]:
+    """Values outside a domain, read off the domain itself: below its lower end, above its
+    upper end, outside its set of members, an index outside [0, C); NaN for a real-valued
+    target (it would poison the loss silently)."""
+    domain = DOMAINS[domain_name]
+    if domain.index:
+        return (float(I.N_CLASSES), -1.0)
+    if domain.members is not None:
+        return (2.0, 0.5)
+    out: list[float] = []
+    if domain.low > -math.inf:
+        out += [domain.low - 1.0] + ([domain.low] if domain.low_open else [])
+    if domain.high < math.inf:
+        out.append(domain.high + 0.5)
+    if domain.simplex:
+        out.append(0.999)  # inside [0, 1], but the row no longer sums to 1
+    if not out and role == "target":
+        out.append(float("nan"))
+    return tuple(out)
+
+
 def _value_cases() -> list[Any]:
-    """(id, loss, inputs, argument, got): inputs with a value outside the domain."""
+    """(loss, params, argument, value): inputs with a value outside the declared domain, for
+    every input of every loss, on the defaults and each flag flipped; a negative variance."""
     cases = []
     for loss in I.ALL_LOSSES:
         for pid, params in I.param_sets(loss):
             if not I.is_base(loss, params):
                 continue
-            domain = I.pred_domain(loss, params)
-            bad_preds = {
-                "probability": (1.5, -0.25),
-                "nonnegative": (-1.0,),
-                "positive": (0.0, -1.0),
-            }.get(domain, ())
-            bad_targets = {
-                "binary": (1.5, -0.5),
-                "sign": (2.0, 0.5),
-                "nonnegative": (-1.0,),
-                "real": (float("nan"),),
-            }[loss.spec.target_domain]
-            for value in bad_preds:
-                cases.append((f"{loss.name}-{pid}-pred={value}", loss, params, "pred", value))
-            for value in bad_targets:
-                cases.append((f"{loss.name}-{pid}-target={value}", loss, params, "target", value))
-    cases.append(("gaussian_nll-var=-1", lossatlas.gaussian_nll, {}, "var", -1.0))
-    return [pytest.param(*c[1:], id=c[0]) for c in cases]
+            bound = I.loss_params(params)
+            for item in loss.spec.inputs:
+                role = "pred" if item.differentiable else "target"
+                domain = loss.spec.domain_of(
+                    item.name, {p: v for p, v in bound.items() if not isinstance(v, str)}
+                )
+                for value in invalid_values(domain, role):
+                    cases.append(
+                        pytest.param(loss, params, item.name, value,
+                                     id=f"{loss.name}-{pid}-{item.name}={value}")
+                    )  # fmt: skip
+    cases.append(pytest.param(lossatlas.gaussian_nll, {}, "var", -1.0, id="gaussian_nll-var=-1"))
+    return cases
 
 
 VALUE_CASES = _value_cases()
@@ -295,12 +367,18 @@ def _poisoned(loss: Any, params: dict[str, Any], argument: str, value: float) ->
     if argument == "var":
         var = np.ones(40)
         var[1] = value
-        inputs.arrays = (var,)
+        return replace(inputs, arrays=(var,))
+    bad = inputs.values[argument].copy()
+    if DOMAINS[loss.spec.domain_of(argument, {})].simplex or (
+        bad.ndim > 1
+        and not np.issubdtype(bad.dtype, np.integer)
+        and inputs.class_axis is not None
+        and argument != inputs.names[0]
+    ):
+        bad[1] = bad[1] * value  # a row that sums to `value`
     else:
-        bad = getattr(inputs, argument).copy()
         bad[1] = value
-        setattr(inputs, argument, bad)
-    return inputs
+    return replace(inputs, values={**inputs.values, argument: bad})
 
 
 def _describe(value: float) -> str:
@@ -310,22 +388,39 @@ def _describe(value: float) -> str:
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize(("loss", "params", "argument", "value"), VALUE_CASES)
 def test_values_outside_the_domain(loss, params, argument, value, backend):
-    """Probabilities outside [0, 1], labels outside [0, 1] or {-1, 0, 1}, negative counts,
-    NaN targets, negative variances: LossInputError on NumPy, torch and eager JAX."""
+    """Probabilities outside [0, 1], labels outside [0, 1] or {-1, 0, 1}, class indices outside
+    [0, C), probability rows that do not sum to 1, negative counts, NaN targets, negative
+    variances: LossInputError on NumPy, torch and eager JAX."""
     inputs = _poisoned(loss, params, argument, value)
-    raises(lambda: call(loss, inputs, backend), argument, "", _describe(value), loss.name)
+    got = (
+        ""
+        if DOMAINS.get(_domain(loss, params, argument), DOMAINS["real"]).simplex
+        else (_describe(value) if value == value or argument == "var" else "NaN")
+    )
+    raises(lambda: call(loss, inputs, backend), argument, "", got, loss.name)
     # The analytic derivatives check their inputs too; a NaN target is only looked for where
     # the result is not finite (no extra pass otherwise), so a derivative that does not
     # depend on it (hess of mse, grad of quantile) may pass it through.
-    if loss.spec.elementwise and value == value:
+    if I.has_derivatives(loss) and value == value:
         x = inputs.map(lambda a: I.convert(a, backend))
         raises(lambda: x.call(loss.grad), argument, name=loss.name)
         raises(lambda: x.call(loss.hess), argument, name=loss.name)
 
 
+def _domain(loss: Any, params: dict[str, Any], argument: str) -> str:
+    if argument == "var":
+        return "nonnegative"
+    bound = {k: v for k, v in I.loss_params(params).items() if not isinstance(v, str)}
+    return loss.spec.domain_of(argument, bound)
+
+
 @pytest.mark.parametrize(("loss", "params", "argument", "value"), VALUE_CASES)
 def test_value_checks_can_be_disabled(loss, params, argument, value):
-    """check_values=False: no error, the loss is computed (garbage in, garbage out)."""
+    """check_values=False: no error, the loss is computed (garbage in, garbage out); an
+    index outside the classes is still refused by the library that gathers it (NumPy and
+    torch raise their own IndexError) or clipped (JAX), so those are left out here."""
+    if DOMAINS[_domain(loss, params, argument)].index:
+        return
     inputs = _poisoned(loss, params, argument, value)
     with lossatlas.config.override(check_values=False):
         for backend in ("numpy", "torch"):
@@ -395,3 +490,79 @@ def test_negative_or_nan_weights_raise(bad):
         lossatlas.mse(pred, target, weight=np.array([1.0, bad, 1.0]))
     with lossatlas.config.override(check_values=False):
         lossatlas.mse(pred, target, weight=np.array([1.0, 2.0, 1.0]))
+
+
+# ---- shape-only arrays, odd shapes, lookups -----------------------------------------------------
+@pytest.mark.parametrize("loss", DEFAULTS)
+def test_torch_meta_tensors_give_shapes_without_values(loss):
+    """Tensors on torch's meta device carry shapes and dtypes but no values: every loss
+    evaluates shape-only (no value check, no fast path that reads values), for every
+    reduction and, where it has them, for grad and hess."""
+    inputs = I.make_inputs(loss, I.default_params(loss))
+    x = inputs.map(lambda a: I.convert(a, "torch").to("meta"))
+    for reduction in ("none", "sum", "mean") if I.per_sample(loss) else ("sum", "mean"):
+        out = x.call(loss, reduction=reduction, weight=torch.ones(I.SHAPE, device="meta"))
+        assert out.is_meta
+        assert tuple(out.shape) == (I.SHAPE if reduction == "none" else ())
+    if I.has_derivatives(loss):
+        for derivative in (loss.grad, loss.hess):
+            out = x.call(derivative)
+            assert out.is_meta and tuple(out.shape) == tuple(inputs.pred.shape)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_a_variance_never_broadcasts_the_loss(backend):
+    """gaussian_nll with a 0-d pred and a (1,) var: an error (it used to broadcast the loss to
+    (1,) on NumPy and raise a raw error on torch)."""
+    pred = I.convert(np.asarray(0.5), backend)
+    target = I.convert(np.asarray(0.0), backend)
+    raises(
+        lambda: lossatlas.gaussian_nll(pred, target, I.convert(np.ones(1), backend)),
+        "var",
+        "()",
+        "shape (1,)",
+        "gaussian_nll",
+    )
+    assert tuple(lossatlas.gaussian_nll(pred, target, I.convert(np.ones(()), backend)).shape) == ()
+
+
+def test_lookups_of_bad_names():
+    """get(None) and get(3) are LossInputErrors; an unknown name is an UnknownLossError, which
+    is both a LossInputError and a KeyError (so ``except KeyError`` keeps working)."""
+    for bad in (None, 3, ["huber"]):
+        raises(lambda b=bad: lossatlas.get(b), "name", "a loss name", "", "get")
+    with pytest.raises(lossatlas.UnknownLossError) as info:
+        lossatlas.get("hubber")
+    assert isinstance(info.value, KeyError) and isinstance(info.value, LossInputError)
+    assert "'hubber'" in str(info.value) and not str(info.value).startswith('"')
+
+
+def test_cross_entropy_bad_inputs():
+    """Class indices outside [0, C), an axis the logits do not have, logits without classes,
+    float labels without a class axis, probabilities that do not sum to 1."""
+    logits = np.zeros((4, 3))
+    for backend in ("numpy", "torch", "jax"):
+        z = I.convert(logits, backend)
+        for labels, got in (([0, 3, 1, 2], "3"), ([0, -1, 1, -100], "values from -100 to -1")):
+            y = I.convert(np.array(labels), backend)
+            raises(lambda z=z, y=y: lossatlas.cross_entropy(z, y), "target", "[0, 3)", got)
+        y = I.convert(np.array([0, -100, 1, 2]), backend)
+        assert np.isfinite(I.to_numpy(lossatlas.cross_entropy(z, y, ignore_index=-100)))
+    labels = np.array([0, 1, 2, 0])
+    raises(
+        lambda: lossatlas.cross_entropy(logits, labels, axis=2), "axis", "an axis of logits", "2"
+    )
+    raises(
+        lambda: lossatlas.cross_entropy(np.zeros((4, 0)), labels), "logits", "at least one class"
+    )
+    raises(lambda: lossatlas.cross_entropy(logits, labels.astype(float)), "target", "(4, 3)")
+    raises(
+        lambda: lossatlas.cross_entropy(logits, np.full((4, 3), 0.5)),
+        "target",
+        "sum to 1",
+        "sums from 1.5",
+    )
+    raises(lambda: lossatlas.cross_entropy(logits, labels, class_weight=np.ones(4)),
+           "class_weight", "(3,)", "(4,)")  # fmt: skip
+    raises(lambda: lossatlas.cross_entropy(logits, labels, class_weight=-np.ones(3)),
+           "class_weight", "[0, inf)", "-1")  # fmt: skip

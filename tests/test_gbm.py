@@ -76,6 +76,7 @@ def test_registry_records_a_boosting_hessian_for_every_loss():
         "mean_bias_error",
         "zero_one_loss",
         "binary_cross_entropy",
+        "cross_entropy",
     }
     surrogates = {n for n, k in kinds.items() if k == "surrogate"}
     assert surrogates == {

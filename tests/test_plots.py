@@ -97,7 +97,8 @@ def test_every_elementwise_loss_has_finite_curves() -> None:
 def test_loss_figures_for_every_registered_loss(tmp_path: Path) -> None:
     for loss in lossatlas.catalog():
         files = plots.loss_figures(loss, tmp_path)
-        expected = ("loss", "grad", "hess") if loss.spec.elementwise else ("loss",)
+        per_sample = loss.probe(**({"var": 1.0} if loss.name == "gaussian_nll" else {})).batch
+        expected = ("loss", "grad", "hess") if per_sample is None else ("loss",)
         if loss.spec.boosting.kind == "surrogate":
             expected += ("boost",)
         assert tuple(files) == expected, loss.name
@@ -154,13 +155,32 @@ def test_bad_derivative(tmp_path: Path, derivative: object) -> None:
         plots.curve("mse", derivative=derivative)
 
 
-@pytest.mark.parametrize("derivative", [0, 1, 2])
-def test_not_elementwise_is_refused(tmp_path: Path, derivative: int) -> None:
+@pytest.mark.parametrize("derivative", [1, 2])
+def test_derivatives_of_a_loss_over_a_reduction_are_refused(tmp_path: Path, derivative) -> None:
     with pytest.raises(LossInputError) as info:
         plots.plot_losses(["mse", "rmse"], derivative=derivative, out=tmp_path / "x.png")
     assert (info.value.function, info.value.argument) == ("plot", "loss")
-    with pytest.raises(LossInputError):
+    with pytest.raises(LossInputError, match="defined over a reduction"):
         plots.curve("rmse", derivative=derivative)
+
+
+def test_a_loss_over_a_reduction_is_drawn_along_its_probe(tmp_path: Path) -> None:
+    """rmse along a constant offset c of a batch of standard-normal targets: |c| for a pure
+    offset, sqrt(c^2 + 1) for a constant prediction; it shares no axis with mse."""
+    shifted, constant = plots.curve("rmse")
+    assert at(shifted, 2.0) == pytest.approx(2.0) and at(constant, 2.0) == pytest.approx(5**0.5)
+    with pytest.raises(LossInputError, match="share one x axis"):
+        plots.plot_losses(["mse", "rmse"], out=tmp_path / "x.png")
+
+
+def test_cross_entropy_curves_along_the_true_class_margin() -> None:
+    five, two = plots.curve("cross_entropy")
+    assert (five[0], two[0]) == ("C = 5 classes", "C = 2 classes")
+    assert at(five, 0.0) == pytest.approx(math.log(5))
+    assert at(two, 1.0) == pytest.approx(math.log1p(math.exp(-1.0)))  # C = 2: the logistic loss
+    grad = plots.curve("cross_entropy", derivative=1)[0]
+    assert at(grad, 0.0) == pytest.approx(0.2 - 1.0)  # p_y - 1
+    assert plots.axis_label("cross_entropy").startswith("true-class logit margin")
 
 
 def test_mixed_axes_and_bad_params(tmp_path: Path) -> None:

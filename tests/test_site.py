@@ -133,7 +133,11 @@ def test_every_loss_page_shows_its_spec(pages):
                 assert name.strip() in text, (spec.name, name)
         # the figures from plots.loss_figures, relative to the page
         srcs = [a["src"] for a in page.all("img")]
-        kinds = ["loss", "grad", "hess"] if spec.elementwise else ["loss"]
+        kinds = (
+            ["loss", "grad", "hess"]
+            if site.hessian_kind(lossatlas.get(spec.name)) != "no"
+            else ["loss"]
+        )
         if spec.boosting.kind == "surrogate":
             kinds.append("boost")
         assert srcs == [f"../figures/{spec.name}-{k}.png" for k in kinds]
@@ -443,7 +447,7 @@ def test_cli_plot_writes_a_png(tmp_path):
         (["plot", "huber", "--param", "delta", "--out", "x.png"], "NAME=VALUE"),
         (["plot", "huber", "--param", "delta=-1", "--out", "x.png"], "delta"),
         (["plot", "huber", "hinge", "--out", "x.png"], "share one x axis"),
-        (["plot", "rmse", "--out", "x.png"], "elementwise"),
+        (["plot", "rmse", "--derivative", "1", "--out", "x.png"], "defined over a reduction"),
         (["plot", "huber", "--derivative", "3", "--out", "x.png"], "invalid choice"),
         (["plot", "huber"], "--out"),
         (["study", "nonexistent"], "no study named 'nonexistent'"),

@@ -1,19 +1,24 @@
 """lossatlas: loss functions defined once for NumPy, PyTorch and JAX.
 
-Every loss takes ``(pred, target)`` in that order, keyword-only hyperparameters, optional
-``weight=`` and ``reduction=`` ("mean", "sum", "none", "sum_by_nonzero_weights"), and returns
-an array of pred's library, device and dtype. Elementwise losses also expose ``.grad`` and
-``.hess``; every loss carries ``.spec`` metadata. ``lossatlas.gbm`` makes every elementwise
-loss an XGBoost, LightGBM or CatBoost objective. ``catalog()`` lists them, ``get(name)`` finds
-one by name or by its PyTorch / Keras / TensorFlow / PaddlePaddle / optax alias.
+Every loss takes its inputs positionally (``(pred, target)`` for elementwise losses,
+``(logits, target)`` for cross entropy), keyword-only hyperparameters, optional ``weight=`` and
+``reduction=`` ("mean", "sum", "none", "sum_by_nonzero_weights"), and returns an array of the
+inputs' library, device and dtype. Losses expose ``.grad`` and ``.hess`` (per element, or per
+sample with respect to the logits) and carry ``.spec`` metadata. ``catalog()`` lists them,
+``get(name)`` finds one by name or by its PyTorch / Keras / TensorFlow / PaddlePaddle / optax
+alias. ``lossatlas.gbm`` (imported on first use) makes every elementwise loss an XGBoost,
+LightGBM or CatBoost objective; ``lossatlas.torch`` holds the ``nn.Module`` adapters.
 """
 
-from . import gbm
+from __future__ import annotations
+
+from typing import Any
+
 from ._config import config
-from ._loss import ElementwiseLoss, Loss
-from ._reduce import REDUCTIONS, reduce_loss
-from ._registry import catalog, get
-from ._spec import LossSpec, Param, Properties
+from ._loss import AxisLoss, Call, ElementwiseLoss, Loss
+from ._reduce import REDUCTIONS, Unreduced, reduce_loss
+from ._registry import UnknownLossError, catalog, families, get
+from ._spec import Input, LossSpec, Param, Probe, Properties, Variant
 from ._validate import LossInputError
 from .classification import (
     balanced_cross_entropy,
@@ -22,6 +27,7 @@ from .classification import (
     focal_loss,
 )
 from .margin import exponential_loss, hinge, logistic_loss, squared_hinge, zero_one_loss
+from .multiclass import cross_entropy
 from .regression import (
     gaussian_nll,
     huber,
@@ -38,20 +44,39 @@ from .regression import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> Any:
+    """``lossatlas.gbm`` on first use: it is not needed to compute a loss."""
+    if name == "gbm":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.gbm")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "REDUCTIONS",
+    "AxisLoss",
+    "Call",
     "ElementwiseLoss",
+    "Input",
     "Loss",
     "LossInputError",
     "LossSpec",
     "Param",
+    "Probe",
     "Properties",
+    "UnknownLossError",
+    "Unreduced",
+    "Variant",
     "balanced_cross_entropy",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "catalog",
     "config",
+    "cross_entropy",
     "exponential_loss",
+    "families",
     "focal_loss",
     "gaussian_nll",
     "gbm",

@@ -15,12 +15,13 @@ class Config:
         check_values: run value checks (probabilities in [0, 1], targets in the allowed set, NaN
             in targets) on eager backends. They cost a pass over the data and, on a GPU, a
             synchronisation. Under JAX tracing they are always skipped.
-        torch_fast_path: on torch tensors, use torch's native kernel where it computes the same
-            loss, or a closed-form autograd.Function, instead of the composed array-API code.
+        fast_paths: use a backend's fast path (on torch: a native kernel where it computes the
+            same loss to a few ulps, or an autograd.Function with a closed-form backward) where
+            one is registered, instead of the composed array-API definition.
     """
 
     check_values: bool = True
-    torch_fast_path: bool = True
+    fast_paths: bool = True
 
     @contextlib.contextmanager
     def override(self, **changes: bool) -> Iterator[Config]:

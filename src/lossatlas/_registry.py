@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._loss import Loss
+from ._validate import LossInputError, describe
 
 _BY_NAME: dict[str, Loss] = {}
 _BY_KEY: dict[str, Loss] = {}
-FAMILY_ORDER = ("regression", "classification", "margin")
+#: The order families are listed in; a family not named here follows, alphabetically.
+PREFERRED_FAMILY_ORDER = ("regression", "classification", "multiclass", "margin")
 
 L = TypeVar("L", bound=Loss)
+
+
+class UnknownLossError(LossInputError, KeyError):
+    """No loss has the name asked for (a ``LossInputError`` and a ``KeyError``)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return LossInputError.__str__(self)
 
 
 def _key(name: str) -> str:
@@ -43,16 +52,32 @@ def register(loss: L) -> L:
     return loss
 
 
-def get(name: str) -> Loss:
-    """The loss called ``name`` or any alias of it (PyTorch, Keras, TensorFlow, Paddle, optax)."""
+def get(name: Any) -> Loss:
+    """The loss called ``name`` or any alias of it (PyTorch, Keras, TensorFlow, Paddle, optax).
+
+    Raises:
+        UnknownLossError: no loss has that name (a ``LossInputError`` and a ``KeyError``);
+            ``LossInputError`` if ``name`` is not a string.
+    """
+    if not isinstance(name, str):
+        raise LossInputError("get", "name", "a loss name (a string)", describe(name))
     loss = _BY_KEY.get(_key(name))
     if loss is None:
-        raise KeyError(f"no loss named {name!r}; `lossatlas list` shows the catalogue")
+        raise UnknownLossError(
+            "get", "name", "the name of a registered loss (`lossatlas list`)", repr(name)
+        )
     return loss
+
+
+def families() -> tuple[str, ...]:
+    """The families of the registered losses, in the preferred order, then alphabetically."""
+    present = {loss.spec.family for loss in _BY_NAME.values()}
+    known = [f for f in PREFERRED_FAMILY_ORDER if f in present]
+    return (*known, *sorted(present - set(known)))
 
 
 def catalog(family: str | None = None) -> list[Loss]:
     """All registered losses, ordered by family then name; optionally one family only."""
-    order = {f: i for i, f in enumerate(FAMILY_ORDER)}
+    order = {f: i for i, f in enumerate(families())}
     losses = [x for x in _BY_NAME.values() if family is None or x.spec.family == family]
-    return sorted(losses, key=lambda x: (order.get(x.spec.family, len(order)), x.name))
+    return sorted(losses, key=lambda x: (order[x.spec.family], x.name))

@@ -1,23 +1,32 @@
-"""Metadata that describes a loss: the single source for docs, CLI, plots and tests."""
+"""Metadata that describes a loss: the single source for docs, CLI, plots and tests.
+
+A :class:`LossSpec` declares a loss's inputs (:class:`Input`: name, shape pattern, domain,
+dtype kind, whether derivatives are taken with respect to it), its hyperparameters
+(:class:`Param`), the shape of its unreduced output, its properties (per setting, through
+:class:`Variant`), where its branches switch (``kinks``) and the one-dimensional path through
+its inputs that plots and ``lossatlas show`` sweep (:class:`Probe`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-# What the first argument of a loss holds, and what its x-axis is in plots.
+import numpy as np
+
+from ._domains import DOMAINS
+from ._validate import interval_text
+
+#: What the first argument of an elementwise loss holds (the domains of ``pred``).
 PRED_DOMAINS = {
-    "real": "any real number (a prediction)",
-    "logit": "any real number (a logit, the input of a sigmoid)",
-    "probability": "a probability in [0, 1]",
-    "positive": "a positive number",
-    "nonnegative": "a number >= 0",
+    name: DOMAINS[name].description
+    for name in ("real", "logit", "probability", "positive", "nonnegative")
 }
-TARGET_DOMAINS = {
-    "real": "any real number",
-    "binary": "a label in [0, 1] (hard 0/1 or soft)",
-    "sign": "a label in {-1, 1} (0 is read as -1)",
-    "nonnegative": "a count or rate >= 0",
+#: What the target of an elementwise loss holds.
+TARGET_DOMAINS = {name: DOMAINS[name].description for name in ("real", "binary", "sign")} | {
+    "nonnegative": "a count or rate >= 0"
 }
 BOOSTING_KINDS = {
     "exact": "the loss's own second derivative (floored at 1e-16 so a leaf's sum stays positive)",
@@ -45,11 +54,76 @@ SMOOTHNESS = {
     "Cinf": "infinitely differentiable",
     "discontinuous": "a step function",
 }
+PARAM_KINDS = ("float", "int", "bool", "choice", "axis", "array")
 
 
+# ---- inputs ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Input:
+    """One array argument of a loss, in call order.
+
+    Attributes:
+        name: the argument's name ("pred", "logits", "target", "input_lengths").
+        shape: its shape pattern (see ``lossatlas._shapes``): ``"*s"``, ``"*b C"``, ``"*b"``.
+        domain: the name of its :class:`~lossatlas._domains.Domain` ("real", "class_index").
+        dtype: "real" (floating point; integer and boolean arrays are cast to the compute
+            dtype, as hard labels often come) or "index" (integers, never cast).
+        differentiable: derivatives are taken with respect to it (pred, logits); targets and
+            labels are not.
+        class_axis: the dimension named by the loss's ``axis`` parameter holds the classes;
+            the core moves it last before matching the pattern and running the kernels.
+        alternatives: other forms the same argument may take (class indices or class
+            probabilities): the first whose dtype kind and shape match is used.
+        doc: what it holds, for the docs.
+    """
+
+    name: str
+    shape: str
+    domain: str
+    dtype: str = "real"
+    differentiable: bool = True
+    class_axis: bool = False
+    alternatives: tuple[Input, ...] = ()
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.domain not in DOMAINS:
+            raise ValueError(f"input {self.name!r}: unknown domain {self.domain!r}")
+        if self.dtype not in ("real", "index"):
+            raise ValueError(f"input {self.name!r}: dtype must be 'real' or 'index'")
+        if (self.dtype == "index") != DOMAINS[self.domain].index:
+            raise ValueError(f"input {self.name!r}: an index dtype needs an index domain")
+
+    @property
+    def forms(self) -> tuple[Input, ...]:
+        return (self, *self.alternatives)
+
+    def pattern_text(self) -> str:
+        """'*b' or '*b (class indices) | *b C (class probabilities)' for the docs."""
+        if not self.alternatives:
+            return self.shape
+        return " | ".join(f"{f.shape or '()'} ({f.domain})" for f in self.forms)
+
+
+def pair(pred_domain: str, target_domain: str) -> tuple[Input, Input]:
+    """The inputs of an elementwise loss: ``pred`` and a ``target`` of the same shape."""
+    return (
+        Input("pred", "*s", pred_domain, doc="predictions"),
+        Input("target", "*s", target_domain, differentiable=False, doc="targets"),
+    )
+
+
+# ---- hyperparameters ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Param:
-    """A scalar hyperparameter with its allowed range."""
+    """A hyperparameter with its kind and allowed values.
+
+    Kinds: "float" (in [low, high]; an unbounded end excludes infinity), "int" (likewise),
+    "bool", "choice" (one of ``choices``), "axis" (an axis of the input that carries the class
+    axis) and "array" (a number or an array whose shape matches ``shape``, or, with a leading
+    ``~``, broadcasts to it; values in ``domain``; ``learnable`` arrays become
+    ``nn.Parameter``s in the torch modules; a ``positional`` array may follow the inputs).
+    """
 
     name: str
     default: Any
@@ -59,31 +133,52 @@ class Param:
     low_inclusive: bool = True
     high_inclusive: bool = True
     allow_none: bool = False
-    kind: str = "float"  # "float" or "bool" or "array" (an array or a number)
+    kind: str = "float"
+    choices: tuple[str, ...] = ()
+    shape: str = ""
+    domain: str = "real"
+    learnable: bool = False
+    positional: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"parameter {self.name!r}: unknown kind {self.kind!r}")
+        if self.kind == "choice" and not self.choices:
+            raise ValueError(f"parameter {self.name!r}: a choice needs its choices")
+        if (self.learnable or self.positional) and self.kind != "array":
+            raise ValueError(f"parameter {self.name!r}: only arrays are learnable or positional")
 
     def range_text(self) -> str:
         if self.kind == "bool":
-            return "True or False"
-        if self.kind == "array":
-            return "a number or an array broadcastable to pred"
-        left = (
-            "(-inf" if self.low is None else ("[" if self.low_inclusive else "(") + f"{self.low:g}"
-        )
-        right = (
-            "inf)"
-            if self.high is None
-            else f"{self.high:g}" + ("]" if self.high_inclusive else ")")
-        )
-        text = f"{left}, {right}"
+            text = "True or False"
+        elif self.kind == "choice":
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+        elif self.kind == "axis":
+            text = "an axis of the input (an integer; negative counts from the end)"
+        elif self.kind == "array":
+            where = self.shape.lstrip("~")
+            if self.shape.startswith("~"):
+                text = f"a number or an array broadcastable to [{where}]"
+            elif where:
+                text = f"an array of shape [{where}]"
+            else:
+                text = "a number or an array"
+            if self.domain != "real":
+                text += f", values {DOMAINS[self.domain].range_text()}"
+        else:
+            text = interval_text(self.low, self.high, self.low_inclusive, self.high_inclusive)
+            if self.kind == "int":
+                text = "an integer in " + text
         return text + " or None" if self.allow_none else text
 
 
+# ---- properties --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Properties:
-    """Mathematical properties, each tested against the implementation.
+    """Mathematical properties, each tested against the implementation along the loss's probe.
 
-    convex: convex in pred (the logit for logit losses).
-    robust: the gradient with respect to pred is bounded, so one outlier moves the fit by a
+    convex: convex in the differentiable input (the logit for logit losses).
+    robust: the gradient with respect to it is bounded, so one outlier moves the fit by a
         bounded amount. For a loss defined over a reduction (rmse) it describes the minimiser:
         rmse has MSE's, the mean, so it is not robust.
     bounded: the loss itself is bounded above.
@@ -95,7 +190,51 @@ class Properties:
     robust: bool
     smoothness: str
     bounded: bool = False
-    nonnegative: bool = True  # l >= 0, and 0 when pred equals the target (regression)
+    nonnegative: bool = True
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What changes under some hyperparameter values: input domains and properties.
+
+    ``when`` holds the values that select the variant (all must match), or is a predicate of
+    the hyperparameters with ``note`` saying it in words ("eps >= 1"); ``domains`` maps an
+    input name to its domain there; ``properties`` overrides fields of :class:`Properties`.
+    Every matching variant applies, in order.
+    """
+
+    when: Mapping[str, Any] | Callable[[Mapping[str, Any]], bool]
+    domains: Mapping[str, str] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if callable(self.when) and not self.note:
+            raise ValueError("a variant with a predicate needs a note that says it in words")
+
+    def matches(self, params: Mapping[str, Any]) -> bool:
+        if callable(self.when):
+            return bool(self.when(params))
+        return all(k in params and _same(params[k], v) for k, v in self.when.items())
+
+    def describe(self) -> str:
+        if self.note:
+            return self.note
+        return ", ".join(f"{k}={v!r}" for k, v in self.when.items())
+
+    @property
+    def names(self) -> set[str]:
+        """The hyperparameters named by a mapping ``when`` (a predicate names none)."""
+        return set() if callable(self.when) else set(self.when)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None:
+        return a is b
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -121,16 +260,92 @@ class BoostingHessian:
             raise ValueError("a surrogate boosting Hessian needs its formula")
 
 
+# ---- probes ------------------------------------------------------------------------------------
+Make = Callable[[np.ndarray], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One line of a probe: inputs as a function of the probe variable t.
+
+    ``make(t)`` returns every input (by name) batched over t: each array's first axis runs
+    over t (an elementwise loss gets 1-D arrays; cross entropy (len(t), C) logits and
+    (len(t),) labels). ``direction`` is d(differentiable input)/dt, of that input's shape: the
+    derivatives along the probe are ``sum(direction * grad)`` and ``sum(direction**2 *
+    hess)`` over each sample, exact because a probe moves one coordinate per sample.
+    """
+
+    label: str  # in legends: "y = 1", "target = 0"
+    short: str  # in table headers: "y=1"
+    make: Make
+    direction: Callable[[np.ndarray], np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A one-dimensional path through a loss's inputs, swept by plots and ``lossatlas show``.
+
+    Attributes:
+        key: what t is ("residual", "margin", "logit", "probability", "log-rate", "rate",
+            "true-class margin", "offset"); losses on the same key share a plot axis.
+        label: the x-axis label.
+        column: the header of t in the table of ``lossatlas show``.
+        caption: one line that says what the table holds.
+        domain: the domain of t (its edge values are probed by the tests).
+        xlim: the range drawn.
+        table: the t values of the table.
+        curves: one or more :class:`Curve` (one per target drawn).
+        wrt: the variable of the derivatives, for axis labels ("pred", "logit", "p").
+        points: values of t where a branch of the loss switches (kinks, clips).
+        batch: None for one sample per t; a number for a loss defined over a reduction
+            (rmse): each t is then a batch of that many samples, reduced with "mean".
+    """
+
+    key: str
+    label: str
+    column: str
+    caption: str
+    domain: str
+    xlim: tuple[float, float]
+    table: tuple[float, ...]
+    curves: tuple[Curve, ...]
+    wrt: str
+    points: tuple[float, ...] = ()
+    batch: int | None = None
+
+    def grid(self) -> np.ndarray:
+        """The values of t drawn: ``xlim`` in steps of 1/100 of a unit (1/1000 on a
+        probability axis), the ends of a probability or a rate axis kept off 0 and 1, where
+        most losses on them are infinite."""
+        lo, hi = self.xlim
+        step = 0.01 if hi - lo <= 6 else 0.02
+        if self.domain == "probability":
+            lo, hi, step = max(lo, 1e-3), min(hi, 1 - 1e-3), 1e-3
+        elif DOMAINS[self.domain].low == 0.0:
+            lo = max(lo, 1e-2)
+        return np.linspace(lo, hi, round((hi - lo) / step) + 1)
+
+
+# ---- the spec ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LossSpec:
+    """Everything known about a loss besides its kernels.
+
+    An elementwise loss gives ``pred_domain`` and ``target_domain`` and gets the inputs
+    ``pred`` and ``target`` of one shape ("*s"); any other loss declares ``inputs`` and the
+    shape of its unreduced ``output`` ("*b": one value per sample).
+    """
+
     name: str
     family: str
     summary: str
-    pred_domain: str
-    target_domain: str
     properties: Properties
     formula: str
     references: tuple[str, ...]
+    pred_domain: str = ""
+    target_domain: str = ""
+    inputs: tuple[Input, ...] = ()
+    output: str = "*s"
     params: tuple[Param, ...] = ()
     aliases: tuple[str, ...] = ()
     framework_names: dict[str, str] = field(default_factory=dict)
@@ -144,21 +359,54 @@ class LossSpec:
     showcase: tuple[dict[str, Any], ...] = ()
     #: What ``boosting_hess`` and the ``lossatlas.gbm`` objectives use as the Hessian.
     boosting: BoostingHessian = BoostingHessian()
+    #: Domains and properties that change with the hyperparameters.
+    variants: tuple[Variant, ...] = ()
+    #: Where a branch switches, as values of the probe variable, given the hyperparameters.
+    kinks: Callable[[Mapping[str, Any]], tuple[float, ...]] | None = None
+    #: The probe for these hyperparameters; None: the default of an elementwise loss, on the
+    #: natural variable of its domains (residual, margin, logit, probability, rate).
+    probe: Callable[[Mapping[str, Any]], Probe] | None = None
 
     def __post_init__(self) -> None:
+        if not self.inputs:
+            if not (self.pred_domain and self.target_domain):
+                raise ValueError(f"{self.name}: give inputs, or pred_domain and target_domain")
+            object.__setattr__(self, "inputs", pair(self.pred_domain, self.target_domain))
+        if not self.pred_domain:
+            object.__setattr__(self, "pred_domain", self.inputs[0].domain)
+        if not self.target_domain and len(self.inputs) > 1:
+            object.__setattr__(self, "target_domain", self.inputs[1].domain)
         if not self.elementwise and self.boosting.kind != "none":
             raise ValueError(f"{self.name}: a loss that is not elementwise cannot be boosted")
-        if self.pred_domain not in PRED_DOMAINS:
-            raise ValueError(f"{self.name}: unknown pred_domain {self.pred_domain!r}")
-        if self.target_domain not in TARGET_DOMAINS:
-            raise ValueError(f"{self.name}: unknown target_domain {self.target_domain!r}")
         if self.properties.smoothness not in SMOOTHNESS:
             raise ValueError(f"{self.name}: unknown smoothness {self.properties.smoothness!r}")
         names = {p.name for p in self.params}
+        if len(names) != len(self.params):
+            raise ValueError(f"{self.name}: a parameter is declared twice")
+        clash = names & {i.name for i in self.inputs}
+        if clash:
+            raise ValueError(f"{self.name}: {sorted(clash)} are both inputs and parameters")
         for setting in self.showcase:
             unknown = set(setting) - names
             if unknown:
                 raise ValueError(f"{self.name}: showcase names unknown params {sorted(unknown)}")
+        known_props = {f.name for f in fields(Properties)}
+        for variant in self.variants:
+            unknown = (variant.names - names) | (set(variant.domains) - set(self.input_names))
+            unknown |= set(variant.properties) - known_props
+            if unknown:
+                raise ValueError(f"{self.name}: a variant names unknown {sorted(unknown)}")
+
+    # ---- lookups ------------------------------------------------------------------------------
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.inputs)
+
+    def input(self, name: str) -> Input:
+        for i in self.inputs:
+            if i.name == name:
+                return i
+        raise KeyError(name)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -169,3 +417,33 @@ class LossSpec:
     @property
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
+
+    @property
+    def positional_params(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params if p.positional)
+
+    # ---- what changes with the hyperparameters ------------------------------------------------
+    def _variants(self, params: Mapping[str, Any]) -> list[Variant]:
+        full = {**self.defaults, **params}
+        return [v for v in self.variants if v.matches(full)]
+
+    def domain_of(self, name: str, params: Mapping[str, Any] | None = None) -> str:
+        """The domain of input ``name`` under these hyperparameters (defaults for the rest)."""
+        domain = self.input(name).domain
+        for variant in self._variants(params or {}):
+            domain = variant.domains.get(name, domain)
+        return domain
+
+    def properties_for(self, params: Mapping[str, Any] | None = None) -> Properties:
+        """The properties under these hyperparameters (defaults for the rest)."""
+        props = self.properties
+        for variant in self._variants(params or {}):
+            props = replace(props, **variant.properties)
+        return props
+
+    def kinks_for(self, params: Mapping[str, Any] | None = None) -> tuple[float, ...]:
+        """Values of the probe variable where a branch switches (sorted, finite)."""
+        if self.kinks is None:
+            return ()
+        points = self.kinks({**self.defaults, **(params or {})})
+        return tuple(sorted({float(p) for p in points if p is not None and math.isfinite(p)}))

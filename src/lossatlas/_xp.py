@@ -58,6 +58,21 @@ def is_tracing(x: Array) -> bool:
     return isinstance(jax.numpy.zeros(()), jax.core.Tracer)
 
 
+def has_values(x: Array) -> bool:
+    """False for arrays that carry a shape and dtype but no values (torch's ``meta`` device)."""
+    return not (is_torch_array(x) and x.is_meta)
+
+
+def library(x: Array) -> str:
+    """The array library of ``x`` by name: "numpy", "torch", "jax", "array_api_strict" or the
+    top-level module of its type."""
+    if is_torch_array(x):
+        return "torch"
+    if is_jax_array(x):
+        return "jax"
+    return type(x).__module__.split(".")[0]
+
+
 def value_range(xp: Any, x: Array) -> tuple[float, float]:
     """(min, max) of a non-empty array as Python floats; NaN anywhere makes both NaN-like."""
     if is_torch_array(x):
@@ -69,6 +84,12 @@ def value_range(xp: Any, x: Array) -> tuple[float, float]:
 def where0(xp: Any, cond: Array, x: Array) -> Array:
     """``x`` where ``cond`` holds, else 0."""
     return xp.where(cond, x, const(xp, 0.0, x))
+
+
+def times_finite(xp: Any, coef: Array, term: Array) -> Array:
+    """``coef * term``, with 0 where ``coef`` is 0 even if ``term`` is infinite (the limit of a
+    vanishing weight, not NaN); the derivative with respect to ``term`` is 0 there too."""
+    return coef * xp.where(coef == 0, const(xp, 0.0, term), term)
 
 
 def abs_(xp: Any, x: Array) -> Array:
@@ -153,6 +174,15 @@ def safe_log(xp: Any, x: Array, floor: float) -> Array:
     positive = x > 0
     logged = xp.log(xp.where(positive, x, const(xp, 1.0, x)))
     return xp.maximum(xp.where(positive, logged, const(xp, floor, x)), const(xp, floor, x))
+
+
+def safe_log1m(xp: Any, x: Array, floor: float) -> Array:
+    """max(log(1 - x), floor) as ``log1p(-x)`` (exact where x is tiny: ``log(1 - x)`` gives
+    1.19e-7 for x = 1e-7 in float32 and 0 below 6e-8), with a zero (not NaN) derivative where
+    x is 1 or the floor applies."""
+    below = x < 1
+    logged = xp.log1p(-xp.where(below, x, const(xp, 0.0, x)))
+    return xp.maximum(xp.where(below, logged, const(xp, floor, x)), const(xp, floor, x))
 
 
 def log_or_neg_inf(xp: Any, x: Array) -> Array:

@@ -11,31 +11,28 @@ from typing import Any
 
 from ._loss import ElementwiseLoss
 from ._registry import register
-from ._spec import BoostingHessian, LossSpec, Param, Properties
-from ._validate import check_interval
+from ._spec import BoostingHessian, LossSpec, Param, Properties, Variant
 from ._xp import (
     const,
     log_add_exp,
     log_or_neg_inf,
     log_sigmoid,
     safe_log,
+    safe_log1m,
     sigmoid_pair,
     sigmoid_pair_values,
     softplus,
+    times_finite,
+    where0,
 )
 
 TORCH_LOG_FLOOR = -100.0  # PyTorch's BCELoss clamps each log term at -100
 
 
 # ---- shared pieces: the two-term cross entropy with coefficients ------------------------------
-def _times_finite(xp: Any, coef: Any, term: Any) -> Any:
-    """coef * term, with 0 where coef is 0 even if term is inf (the limit, not NaN)."""
-    return coef * xp.where(coef == 0, const(xp, 0.0, term), term)
-
-
 def _logit_ce(xp: Any, x: Any, pos: Any, neg: Any) -> Any:
     """pos * -log(sigmoid(x)) + neg * -log(1 - sigmoid(x)) for logits x."""
-    return _times_finite(xp, pos, softplus(xp, -x)) + _times_finite(xp, neg, softplus(xp, x))
+    return times_finite(xp, pos, softplus(xp, -x)) + times_finite(xp, neg, softplus(xp, x))
 
 
 def _logit_ce_grad(xp: Any, x: Any, pos: Any, neg: Any) -> Any:
@@ -59,15 +56,16 @@ def _prob_logs(xp: Any, p: Any, eps: float | None) -> tuple[Any, Any, Any, Any]:
 
     eps=None: PyTorch's convention, each log clamped at -100. Otherwise p is clipped to
     [eps, 1 - eps] first, as TensorFlow and Keras do (no gradient outside that interval).
+    log(1 - p) is taken as log1p(-p), exact where p is tiny.
     """
     if eps is None:
         log_p = safe_log(xp, p, TORCH_LOG_FLOOR)
-        log_q = safe_log(xp, 1.0 - p, TORCH_LOG_FLOOR)
+        log_q = safe_log1m(xp, p, TORCH_LOG_FLOOR)
         return log_p, log_q, log_p > TORCH_LOG_FLOOR, log_q > TORCH_LOG_FLOOR
     low, high = const(xp, eps, p), const(xp, 1.0 - eps, p)
     clipped = xp.where(p < low, low, xp.where(p > high, high, p))
     inside = (p >= low) & (p <= high)
-    return xp.log(clipped), xp.log(1.0 - clipped), inside, inside
+    return xp.log(clipped), xp.log1p(-clipped), inside, inside
 
 
 def _clip(xp: Any, p: Any, eps: float | None) -> Any:
@@ -82,23 +80,34 @@ def _prob_ce(xp: Any, p: Any, pos: Any, neg: Any, eps: float | None) -> Any:
     return -(pos * log_p + neg * log_q)
 
 
-def _prob_ce_grad(xp: Any, p: Any, pos: Any, neg: Any, eps: float | None) -> Any:
+def _inverses(xp: Any, p: Any, eps: float | None) -> tuple[Any, Any]:
+    """(1/p, 1/(1-p)) where the log is live, 0 where it is clamped or clipped; 1/p of a
+    subnormal p is inf, which a zero coefficient must not turn into NaN (``times_finite``)."""
     _, _, live_p, live_q = _prob_logs(xp, p, eps)
     pc = _clip(xp, p, eps)
     one = const(xp, 1.0, p)
-    d_log_p = xp.where(live_p, one / xp.where(live_p, pc, one), const(xp, 0.0, p))
-    d_log_q = xp.where(live_q, one / xp.where(live_q, 1.0 - pc, one), const(xp, 0.0, p))
-    return neg * d_log_q - pos * d_log_p
+    inv_p = where0(xp, live_p, one / xp.where(live_p, pc, one))
+    inv_q = where0(xp, live_q, one / xp.where(live_q, 1.0 - pc, one))
+    return inv_p, inv_q
+
+
+def _prob_ce_grad(xp: Any, p: Any, pos: Any, neg: Any, eps: float | None) -> Any:
+    inv_p, inv_q = _inverses(xp, p, eps)
+    return times_finite(xp, neg, inv_q) - times_finite(xp, pos, inv_p)
 
 
 def _prob_ce_hess(xp: Any, p: Any, pos: Any, neg: Any, eps: float | None) -> Any:
-    _, _, live_p, live_q = _prob_logs(xp, p, eps)
-    pc = _clip(xp, p, eps)
-    one = const(xp, 1.0, p)
-    inv_p = xp.where(live_p, one / xp.where(live_p, pc, one), const(xp, 0.0, p))
-    inv_q = xp.where(live_q, one / xp.where(live_q, 1.0 - pc, one), const(xp, 0.0, p))
-    return pos * inv_p * inv_p + neg * inv_q * inv_q
+    inv_p, inv_q = _inverses(xp, p, eps)
+    return times_finite(xp, pos, inv_p * inv_p) + times_finite(xp, neg, inv_q * inv_q)
 
+
+#: With eps the probabilities are clipped to [eps, 1 - eps]: the loss is then at most
+#: -log(eps), its gradient at most 1/eps in size, and its slope jumps at the clip.
+CLIPPED = Variant(
+    lambda p: not p.get("from_logits", False) and p.get("eps") is not None,
+    properties={"bounded": True, "robust": True, "smoothness": "C0"},
+    note="eps set (probabilities clipped to [eps, 1 - eps])",
+)
 
 _EPS = Param(
     "eps",
@@ -149,6 +158,8 @@ class BinaryCrossEntropy(ElementwiseLoss):
         derivative_notes="with respect to p: grad = -y/p + (1-y)/(1-p), hess = y/p^2 + "
         "(1-y)/(1-p)^2; a term is 0 where its log is clamped (eps=None) or p is clipped.",
         when_to_use="Binary or multi-label targets when the model already outputs probabilities.",
+        kinks=lambda p: () if p["eps"] is None else (p["eps"], 1 - p["eps"]),
+        variants=(CLIPPED,),
         boosting=BoostingHessian(
             "none",
             reason="it takes probabilities, and a booster's raw score is a logit: boost "
@@ -200,6 +211,8 @@ class BinaryCrossEntropyWithLogits(ElementwiseLoss):
                 "weight (>= 0) of the positive term; per class, it broadcasts to pred",
                 kind="array",
                 allow_none=True,
+                shape="~*s",
+                domain="nonnegative",
             ),
             Param("label_smoothing", 0.0, "targets become y(1-s) + s/2", low=0.0, high=1.0),
         ),
@@ -228,10 +241,6 @@ class BinaryCrossEntropyWithLogits(ElementwiseLoss):
             {"label_smoothing": 0.0, "pos_weight": 3.0},
         ),
     )
-
-    def _prepare_array_param(self, xp: Any, name: str, value: Any, pred: Any) -> Any:
-        check_interval(self.name, name, xp, value, 0.0, math.inf)
-        return super()._prepare_array_param(xp, name, value, pred)
 
     def _coefs(
         self, xp: Any, target: Any, pos_weight: Any, label_smoothing: float
@@ -303,10 +312,10 @@ class BalancedCrossEntropy(ElementwiseLoss):
         derivative_notes="as binary cross entropy with coefficients beta*y and (1-beta)*(1-y).",
         when_to_use="Imbalanced binary targets (edges, lesions) with a known class ratio.",
         showcase=({"beta": 0.25}, {"beta": 0.5}, {"beta": 0.75}),
+        # on logits the gradient is bounded (at most max(beta, 1 - beta) in size)
+        variants=(Variant({"from_logits": True}, {"pred": "logit"}, {"robust": True}), CLIPPED),
+        kinks=lambda p: () if p["from_logits"] or p["eps"] is None else (p["eps"], 1 - p["eps"]),
     )
-
-    def _pred_domain(self, params: dict[str, Any]) -> str:
-        return "logit" if params["from_logits"] else "probability"
 
     def _coefs(self, target: Any, beta: float) -> tuple[Any, Any]:
         return beta * target, (1.0 - beta) * (1.0 - target)
@@ -405,6 +414,17 @@ class FocalLoss(ElementwiseLoss):
             {"gamma": 2.0, "alpha": None},
             {"gamma": 5.0, "alpha": None},
         ),
+        variants=(
+            # on probabilities the gradient grows like 1/p (-1e6 at p = 1e-6 for a positive);
+            # the loss is convex in p there: for a hard label, a product of two positive,
+            # decreasing, convex functions of p, (1 - p_t)^gamma and -log p_t
+            Variant(
+                {"from_logits": False}, {"pred": "probability"}, {"robust": False, "convex": True}
+            ),
+            Variant({"gamma": 0.0}, properties={"convex": True}),  # alpha-weighted CE
+            CLIPPED,
+        ),
+        kinks=lambda p: () if p["from_logits"] or p["eps"] is None else (p["eps"], 1 - p["eps"]),
         boosting=BoostingHessian(
             "surrogate",
             r"h = \max\big(\ell'',\ \alpha_t (1 - p_t)^\gamma\, p (1 - p)\big)",
@@ -422,9 +442,6 @@ class FocalLoss(ElementwiseLoss):
             ),
         ),
     )
-
-    def _pred_domain(self, params: dict[str, Any]) -> str:
-        return "logit" if params["from_logits"] else "probability"
 
     def _alpha_t(self, target: Any, alpha: float | None) -> Any:
         return 1.0 if alpha is None else alpha * target + (1.0 - alpha) * (1.0 - target)
@@ -459,7 +476,7 @@ class FocalLoss(ElementwiseLoss):
         ce, g, q = self._logit_parts(xp, x, y, gamma)
         s, s_neg = sigmoid_pair(xp, x)
         d_ce = (1.0 - y) * s - y * s_neg  # _logit_ce_grad with this sigmoid pair
-        return a_t * g, q, _times_finite(xp, q, ce), d_ce, s, s_neg
+        return a_t * g, q, times_finite(xp, q, ce), d_ce, s, s_neg
 
     @staticmethod
     def _logit_hess_factor(
@@ -485,12 +502,21 @@ class FocalLoss(ElementwiseLoss):
     ) -> Any:
         y = target
         if from_logits:
-            ce = _logit_ce(xp, pred, y, 1.0 - y)
             a_t = self._alpha_t(y, alpha)
             if gamma == 0:  # a class weight of 0 times an infinite ce is 0, not NaN
-                return a_t * ce if alpha is None else _times_finite(xp, a_t, ce)
-            modulator = xp.exp(gamma * self._log_one_minus_pt(xp, pred, y))
-            return _times_finite(xp, a_t * modulator, ce)
+                ce = _logit_ce(xp, pred, y, 1.0 - y)
+                return a_t * ce if alpha is None else times_finite(xp, a_t, ce)
+            # At an infinite logit the product rule of modulator * ce meets 0 * inf under
+            # autodiff. There the loss is its asymptote slope * x, whose slope is the limit of
+            # the gradient: a_t (1 - y)^(gamma + 1) at +inf, -a_t y^(gamma + 1) at -inf; the
+            # finite form only sees finite logits (double where).
+            infinite = xp.isinf(pred)
+            x = where0(xp, ~infinite, pred)
+            ce = _logit_ce(xp, x, y, 1.0 - y)
+            modulator = xp.exp(gamma * self._log_one_minus_pt(xp, x, y))
+            finite = times_finite(xp, a_t * modulator, ce)
+            slope = a_t * xp.where(pred > 0, (1.0 - y) ** (gamma + 1.0), -(y ** (gamma + 1.0)))
+            return xp.where(infinite, times_finite(xp, slope, pred), finite)
         p = _clip(xp, pred, eps)
         u = p * (1.0 - y) + (1.0 - p) * y
         ce = _prob_ce(xp, pred, y, 1.0 - y, eps)

@@ -16,16 +16,17 @@ import os
 import sys
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__
-from ._loss import ElementwiseLoss, Loss
-from ._registry import FAMILY_ORDER, catalog, get
-from ._spec import PRED_DOMAINS, SMOOTHNESS, TARGET_DOMAINS, LossSpec, Param
+from ._domains import DOMAINS
+from ._loss import Loss
+from ._probes import along
+from ._registry import catalog, families, get
+from ._spec import SMOOTHNESS, LossSpec, Param
 from ._validate import LossInputError
 
 PROG = "lossatlas"
@@ -154,7 +155,7 @@ def _list_lines(family: str | None) -> list[str]:
             current = loss.spec.family
             lines.append(current)
         lines.append(line)
-    counts = {f: sum(x.spec.family == f for x in losses) for f in FAMILY_ORDER}
+    counts = {f: sum(x.spec.family == f for x in losses) for f in families()}
     detail = ", ".join(f"{n} {f}" for f, n in counts.items() if n)
     noun = "loss" if len(losses) == 1 else "losses"
     lines.append("")
@@ -163,50 +164,21 @@ def _list_lines(family: str | None) -> list[str]:
 
 
 # ---- show: the table of values ---------------------------------------------------------------
-@dataclass(frozen=True)
-class _Axis:
-    label: str  # column header of the x axis
-    xs: tuple[float, ...]
-    target: float  # the target paired with each x
-    caption: str
-    with_target_zero: bool = False  # add a column with the loss value at target 0
-
-
-_RESIDUAL = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
-_LOGIT = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
-_PROB = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
-_MARGIN = (-2.0, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0)
-_RATE = (0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
-
-
-def _axis(loss: Loss, params: dict[str, Any]) -> _Axis:
-    spec = loss.spec
-    pred_domain = loss._pred_domain(params)  # a flag such as from_logits can switch it
-    binary = spec.target_domain == "binary"
-    if pred_domain == "probability":
-        return _Axis(
-            "p", _PROB, 1.0, "pred = probability p, target 1; last column at target 0", binary
-        )
-    if pred_domain == "logit":
-        return _Axis(
-            "x (logit)", _LOGIT, 1.0, "pred = logit x, target 1; last column at target 0", binary
-        )
-    if spec.target_domain == "sign":
-        return _Axis("m = y*f", _MARGIN, 1.0, "target y = 1, so pred f = margin m")
-    if pred_domain in ("positive", "nonnegative"):
-        return _Axis("pred", _RATE, 1.0, "target 1")
-    if spec.target_domain == "real":
-        return _Axis("r", _RESIDUAL, 0.0, "target 0, so pred = residual r")
-    return _Axis("pred", _RESIDUAL, 1.0, "target 1")
-
-
 def _values_lines(loss: Loss, params: dict[str, Any]) -> list[str]:
+    """The loss along its probe: loss, grad and hess on the first curve, the loss on the
+    others; for a loss defined over a reduction, its value per batch and an example."""
     shown = ", ".join(f"{k}={_param_value(v)}" for k, v in params.items())
-    if not isinstance(loss, ElementwiseLoss) or not loss.spec.elementwise:
+    probe = loss.probe(**params)
+    t = np.array(probe.table, dtype=np.float64)
+    first, *others = probe.curves
+    if probe.batch is not None:
         pred = np.array([1.0, 2.0, 3.0, 4.0])
         target = np.ones_like(pred)
         value = float(loss(pred, target, reduction="mean", **params))
         call = ", ".join(["pred=[1, 2, 3, 4]", "target=[1, 1, 1, 1]", *([shown] if shown else [])])
+        columns = [along(loss, c, t, params, batch=probe.batch) for c in probe.curves]
+        header = [probe.column, *(f"loss {c.short}" for c in probe.curves)]
+        rows = [[_num(v) for v in (ti, *(float(c[i]) for c in columns))] for i, ti in enumerate(t)]
         return [
             "Values:",
             *_wrap(
@@ -214,23 +186,23 @@ def _values_lines(loss: Loss, params: dict[str, Any]) -> list[str]:
                 "element: it has no per-element values, grad or hess."
             ),
             f"  example: {loss.name}({call}) = {_num(value)}",
+            f"  along the probe: {probe.caption}",
+            *_table(header, rows, [True] * len(header), indent="  "),
         ]
-    axis = _axis(loss, params)
-    x = np.array(axis.xs, dtype=np.float64)
-    target = np.full_like(x, axis.target)
-    columns = [
-        loss.value(x, target, **params),
-        loss.grad(x, target, **params),
-        loss.hess(x, target, **params),
-    ]
-    header = [axis.label, "loss", "grad", "hess"]
-    if axis.with_target_zero:
-        header = [axis.label, "loss y=1", "grad y=1", "hess y=1", "loss y=0"]
-        columns.append(loss.value(x, np.zeros_like(x), **params))
-    rows = [[_num(v) for v in (xi, *(float(c[i]) for c in columns))] for i, xi in enumerate(x)]
+    columns = [along(loss, first, t, params, order) for order in (0, 1, 2)]
+    columns += [along(loss, c, t, params) for c in others]
+    if others:
+        header = [
+            probe.column,
+            *(f"{kind} {first.short}" for kind in ("loss", "grad", "hess")),
+            *(f"loss {c.short}" for c in others),
+        ]
+    else:
+        header = [probe.column, "loss", "grad", "hess"]
+    rows = [[_num(v) for v in (ti, *(float(c[i]) for c in columns))] for i, ti in enumerate(t)]
     lines = [
-        "Values (grad and hess are the derivatives with respect to pred):",
-        f"  {axis.caption}",
+        f"Values (grad and hess are the derivatives with respect to {probe.wrt}):",
+        f"  {probe.caption}",
     ]
     if shown:
         lines += _wrap(f"with {shown}")
@@ -238,21 +210,32 @@ def _values_lines(loss: Loss, params: dict[str, Any]) -> list[str]:
 
 
 def _parse_value(text: str, param: Param) -> Any:
-    """A --param value: none/null -> None, true/false -> bool, else a float."""
+    """A --param value by the parameter's kind: none/null -> None; true/false for a flag; an
+    integer for an int or an axis; a name for a choice; a number or a comma-separated list of
+    numbers for an array; else a float."""
     low = text.strip().lower()
     if low in ("none", "null"):
         return None
-    if low in ("true", "false") or param.kind == "bool":
+    if param.kind == "bool" or (param.kind == "float" and low in ("true", "false")):
         if low in ("true", "yes", "1"):
             return True
         if low in ("false", "no", "0"):
             return False
         raise UsageError(f"--param {param.name}: expected true or false, got {text!r}")
+    if param.kind == "choice":
+        return text.strip()
     try:
+        if param.kind in ("int", "axis"):
+            return int(text)
+        if param.kind == "array" and "," in text:
+            return np.array([float(v) for v in text.split(",")], dtype=np.float64)
         return float(text)
     except ValueError:
+        what = {"int": "an integer", "axis": "an integer"}.get(param.kind, "a number")
+        if param.kind == "array":
+            what = "a number or a comma-separated list of numbers"
         raise UsageError(
-            f"--param {param.name}: cannot read {text!r} as a number, true/false or none"
+            f"--param {param.name}: cannot read {text!r} as {what}, true/false or none"
         ) from None
 
 
@@ -308,10 +291,21 @@ def _show_lines(loss: Loss, params: dict[str, Any], plot_hint: bool) -> list[str
     else:
         lines.append("Parameters: none")
     lines.append("")
+    lines += ["Inputs:" if len(spec.inputs) > 2 or not spec.elementwise else "Domains:"]
+    width = max(len(i.name) for i in spec.inputs) + 2
+    for item in spec.inputs:
+        forms = "; or ".join(
+            f"{f.domain}: {DOMAINS[f.domain].description}"
+            + (f" (shape {f.shape})" if not spec.elementwise else "")
+            for f in item.forms
+        )
+        lines.append(f"  {(item.name + ':').ljust(width)} {forms}")
+    for variant in spec.variants:
+        for name, domain in variant.domains.items():
+            lines += _wrap(
+                f"with {variant.describe()}: {name} is {domain} ({DOMAINS[domain].description})"
+            )
     lines += [
-        "Domains:",
-        f"  pred:    {spec.pred_domain}: {PRED_DOMAINS[spec.pred_domain]}",
-        f"  target:  {spec.target_domain}: {TARGET_DOMAINS[spec.target_domain]}",
         "",
         "Properties:",
         f"  convex:       {_yes(props.convex)}",
@@ -325,8 +319,15 @@ def _show_lines(loss: Loss, params: dict[str, Any], plot_hint: bool) -> list[str
         f"  bounded:      {_yes(props.bounded)}",
         f"  nonnegative:  {_yes(props.nonnegative)}",
         f"  elementwise:  {_yes(spec.elementwise)}",
-        "",
     ]
+    for variant in spec.variants:
+        if variant.properties:
+            changed = ", ".join(
+                f"{k} {_yes(v) if isinstance(v, bool) else v}"
+                for k, v in variant.properties.items()
+            )
+            lines += _wrap(f"with {variant.describe()}: {changed}")
+    lines.append("")
     if spec.derivative_notes:
         lines += ["Derivatives:", *_wrap(spec.derivative_notes), ""]
     boosting = spec.boosting
@@ -393,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the catalogue of losses",
         description="List the losses with their domains and properties.",
     )
-    p_list.add_argument("--family", choices=FAMILY_ORDER, help="only losses of this family")
+    p_list.add_argument("--family", choices=families(), help="only losses of this family")
     p_show = sub.add_parser(
         "show",
         help="show one loss in detail",

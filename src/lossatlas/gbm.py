@@ -70,8 +70,8 @@ class BoostingLoss:
         params = dict(params)
         if "from_logits" in loss.spec.defaults:
             params.setdefault("from_logits", True)
-        bound = loss._bind((), params)
-        domain = loss._pred_domain(bound)
+        bound = loss.bind(**params)
+        domain = loss.pred_domain(**bound)
         if domain not in RAW_SCORE_DOMAINS:
             flag = "from_logits" if "from_logits" in bound else "log_input"
             raise LossInputError(
@@ -163,8 +163,8 @@ class BoostingLoss:
         # exp of a far tail overflows to inf (or 1 / exp to a division by zero): the fused
         # kernels are written so that every such inf goes to its limit
         with np.errstate(over="ignore", divide="ignore"):
-            grad, hess = loss._boosting_grad_hess(np, pred, label, **params)
-        loss._check_nan_target(np, label, grad)
+            grad, hess = loss.boosting_grad_hess_kernel(np, pred, label, **params)
+        loss.check_finite_targets(np, grad, target=label)
         # in place where the kernel's result is a fresh array: fewer 8 MB allocations a round
         floor = np.asarray(BOOSTING_HESSIAN_FLOOR, dtype=hess.dtype)
         own_hess = _fresh(hess, pred, label, weight, grad)
@@ -189,7 +189,7 @@ class BoostingLoss:
             if not (label.dtype == bool or np.issubdtype(label.dtype, np.number)):
                 raise LossInputError(self.function, "label", "numbers", describe(label))
             label = label.astype(dtype)
-        self.loss._check_target_domain(np, label)
+        self.loss.check_domain("target", np, label, **self.params)
         if isinstance(given, np.ndarray):
             self._label_cache = (given, label)
         else:

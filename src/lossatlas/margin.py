@@ -74,6 +74,7 @@ class Hinge(_MarginLoss):
             "sklearn": "sklearn.metrics.hinge_loss",
         },
         derivative_notes="grad = -y where y*f < 1, else 0 (0 at the kink); hess = 0.",
+        kinks=lambda p: (1.0,),
         when_to_use="Maximum-margin linear classifiers; sparse solutions (support vectors).",
         boosting=BoostingHessian(
             "surrogate",
@@ -123,6 +124,7 @@ class SquaredHinge(_MarginLoss):
             "tensorflow": "tf.keras.losses.SquaredHinge",
         },
         derivative_notes="grad = -2y max(0, 1 - y f); hess = 2 where y*f < 1, else 0.",
+        kinks=lambda p: (1.0,),
         when_to_use="Linear SVMs trained with smooth optimisers (L2-SVM).",
         boosting=BoostingHessian(
             "surrogate",
@@ -258,6 +260,7 @@ class ZeroOneLoss(_MarginLoss):
         aliases=("zero_one", "0-1", "misclassification"),
         framework_names={"sklearn": "sklearn.metrics.zero_one_loss"},
         derivative_notes="grad = hess = 0.",
+        kinks=lambda p: (0.0,),
         when_to_use="Evaluation only: its gradient carries no information.",
         boosting=BoostingHessian(
             "none", reason="its gradient is 0 almost everywhere; boost a margin loss that bounds it"

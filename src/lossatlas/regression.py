@@ -11,8 +11,9 @@ from typing import Any
 
 from array_api_compat import size
 
-from ._loss import REQUIRED, ElementwiseLoss, Loss
-from ._reduce import reduce_loss
+from ._loss import REQUIRED, Call, ElementwiseLoss, Loss
+from ._probes import offset_probe
+from ._reduce import Unreduced, reduce_loss
 from ._registry import register
 from ._spec import (
     FRIEDMAN_2001,
@@ -22,9 +23,10 @@ from ._spec import (
     LossSpec,
     Param,
     Properties,
+    Variant,
 )
-from ._validate import LossInputError, check_interval
-from ._xp import LOG2, abs_, const, log_or_neg_inf, safe_sqrt, where0
+from ._validate import LossInputError
+from ._xp import LOG2, abs_, const, log_or_neg_inf, safe_sqrt, times_finite, where0
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -79,6 +81,7 @@ class MeanAbsoluteError(ElementwiseLoss):
             "paddle": "paddle.nn.L1Loss, paddle.nn.functional.l1_loss",
         },
         derivative_notes="grad is sign(r), 0 at r = 0; hess is 0 everywhere.",
+        kinks=lambda p: (0.0,),
         when_to_use="Targets with outliers or heavy-tailed noise; it estimates the conditional "
         "median.",
         boosting=BoostingHessian(
@@ -157,8 +160,11 @@ class RootMeanSquaredError(Loss):
     r"""Root mean squared error: ``sqrt(reduce((pred - target)**2))``.
 
     Defined over a reduction only: ``"mean"`` gives ``sqrt(sum(w r^2) / sum(w))``, ``"sum"`` the
-    Euclidean norm of the (weighted) residual; ``reduction="none"`` raises. Its gradient at a
-    perfect fit is 0 (the square root's infinite slope at 0 is not propagated).
+    Euclidean norm of the (weighted) residual; ``reduction="none"`` raises. The residuals are
+    scaled by a power of two near ``max |r|`` before squaring (exact, and held constant under
+    autodiff), so neither ``r^2`` overflowing (``|r| > 1.8e19`` in float32) nor underflowing
+    changes the value or the gradient. Its gradient at a perfect fit is 0 (the square root's
+    infinite slope at 0 is not propagated).
     """
 
     spec = LossSpec(
@@ -181,15 +187,17 @@ class RootMeanSquaredError(Loss):
             "none", reason="it is not elementwise; boost mse, whose minimiser is the same"
         ),
         when_to_use="Reporting squared error in the units of the target.",
+        kinks=lambda p: (0.0,),
+        probe=offset_probe,
     )
 
-    def _value(self, xp: Any, pred: Any, target: Any) -> Any:
+    def definition(self, call: Call) -> Unreduced:
+        """The squared residuals (``reduce`` takes the root, from residuals it rescales)."""
+        pred, target = call.arrays()
         r = pred - target
-        return r * r
+        return Unreduced(r * r)
 
-    def _forward(
-        self, xp: Any, pred: Any, target: Any, weight: Any, reduction: str, params: dict[str, Any]
-    ) -> Any:
+    def reduce(self, call: Call, unreduced: Unreduced, reduction: str) -> Any:
         if reduction == "none":
             raise LossInputError(
                 self.name,
@@ -198,20 +206,20 @@ class RootMeanSquaredError(Loss):
                 "(the root is taken of a reduced squared error)",
                 "'none'",
             )
+        xp = call.xp
+        pred, target = call.arrays()
         r = pred - target
-        root = safe_sqrt(xp, reduce_loss(xp, r * r, weight, reduction, function=self.name))
         if size(r) == 0:
-            return root
-        # r * r overflows long before the root does (|r| > 1.8e19 in float32): where it did,
-        # take the root of the squares of r / max|r| and scale back (exact by homogeneity).
+            return safe_sqrt(xp, reduce_loss(xp, r, call.weight, reduction, function=self.name))
+        # scale = 2**floor(log2(max|r|)): exact to divide by, and its derivative is 0 (floor),
+        # so autodiff sees the plain sqrt(mean(r^2)) with the residuals held in range
         big = xp.max(abs_(xp, r))
-        usable = ~xp.isfinite(root) & xp.isfinite(big) & (big > 0)
-        scale = xp.where(usable, big, const(xp, 1.0, big))
+        usable = xp.isfinite(big) & (big > 0)
+        exponent = xp.floor(xp.log2(xp.where(usable, big, const(xp, 1.0, big))))
+        scale = xp.pow(const(xp, 2.0, big), exponent)
         s = r / scale
-        scaled = scale * safe_sqrt(
-            xp, reduce_loss(xp, s * s, weight, reduction, function=self.name)
-        )
-        return xp.where(xp.isfinite(root), root, scaled)
+        mean_square = reduce_loss(xp, s * s, call.weight, reduction, function=self.name)
+        return scale * safe_sqrt(xp, mean_square)
 
 
 class MeanBiasError(ElementwiseLoss):
@@ -295,6 +303,7 @@ class Huber(ElementwiseLoss):
             "optax": "optax.huber_loss",
         },
         derivative_notes="grad = clip(r, -delta, delta); hess = 1 where |r| < delta, else 0.",
+        kinks=lambda p: (-p["delta"], p["delta"]),
         when_to_use="Regression with some outliers when you still want MSE's behaviour near "
         "the fit.",
         showcase=({"delta": 0.5}, {"delta": 1.0}, {"delta": 2.0}),
@@ -312,7 +321,9 @@ class Huber(ElementwiseLoss):
     def _value(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
         r = pred - target
         a = abs_(xp, r)
-        return xp.where(a < delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+        inside = a < delta
+        r_in = where0(xp, inside, r)  # the quadratic branch never sees an infinite residual
+        return xp.where(inside, 0.5 * r_in * r_in, delta * (a - 0.5 * delta))
 
     def _grad(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
         r = pred - target
@@ -352,6 +363,8 @@ class SmoothL1(ElementwiseLoss):
         framework_names={"pytorch": "torch.nn.SmoothL1Loss, torch.nn.functional.smooth_l1_loss"},
         derivative_notes="grad = r/beta where |r| < beta, else sign(r); hess = 1/beta inside, "
         "else 0.",
+        kinks=lambda p: (-p["beta"], 0.0, p["beta"]),
+        variants=(Variant({"beta": 0.0}, properties={"smoothness": "C0"}),),
         when_to_use="Box regression in detectors; L1 that stays differentiable at 0.",
         showcase=({"beta": 0.5}, {"beta": 1.0}, {"beta": 2.0}),
         boosting=BoostingHessian(
@@ -368,7 +381,9 @@ class SmoothL1(ElementwiseLoss):
         a = abs_(xp, r)
         if beta == 0:
             return a
-        return xp.where(a < beta, (0.5 / beta) * r * r, a - 0.5 * beta)
+        inside = a < beta
+        r_in = where0(xp, inside, r)  # the quadratic branch never sees an infinite residual
+        return xp.where(inside, (0.5 / beta) * r_in * r_in, a - 0.5 * beta)
 
     def _grad(self, xp: Any, pred: Any, target: Any, *, beta: float) -> Any:
         r = pred - target
@@ -424,36 +439,51 @@ class PseudoHuber(ElementwiseLoss):
         showcase=({"delta": 0.5}, {"delta": 1.0}, {"delta": 2.0}),
     )
 
-    def _root(self, xp: Any, r: Any, delta: float) -> Any:
-        """sqrt(1 + (r/delta)^2) without overflow, and smooth under autodiff.
+    def _parts(self, xp: Any, r: Any, delta: float) -> tuple[Any, Any, Any, Any]:
+        """For z = r/delta: (|z| <= 1, z there (else 0), |r| where |z| > 1 (else 2 delta),
+        delta / that, which is 1/|z| without overflow).
 
-        (``hypot(1, z)`` is what this computes, but JAX's hypot selects with max/min, whose
-        tie at |z| = 1 gives a wrong second derivative under autodiff.)
+        Each branch gets only the inputs it is valid for, so that neither its value nor its
+        autodiff derivative is NaN where the other branch is taken (JAX's hypot, which this
+        replaces, selects with max/min, whose tie at |z| = 1 breaks the second derivative).
         """
         z = r / delta
         small = z * z <= 1.0
-        big = abs_(xp, xp.where(small, const(xp, 2.0, z), z))  # |z| > 1 wherever it is used
-        inv = 1.0 / big
-        return xp.where(small, xp.sqrt(1.0 + z * z), big * xp.sqrt(1.0 + inv * inv))
+        z_small = where0(xp, small, z)
+        a_big = abs_(xp, xp.where(small, const(xp, 2.0 * delta, r), r))
+        return small, z_small, a_big, delta / a_big
 
     def _value(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
         r = pred - target
-        z = r / delta
-        root = self._root(xp, r, delta)
-        # |z| <= 1: r^2 / (1 + root), no cancellation; |z| > 1: delta^2 (root - 1), whose
-        # autodiff derivatives stay exact for huge r (those of the first form lose a term to
-        # underflow and come out twice too large at |r| = 1e30 in float32)
-        near = r * (r / (1.0 + root))
-        far = delta * (delta * (root - 1.0))
-        return xp.where(z * z <= 1.0, near, far)
+        small, z_small, a_big, inv = self._parts(xp, r, delta)
+        r_small = where0(xp, small, r)
+        # |z| <= 1: r^2 / (1 + root), no cancellation; |z| > 1: delta (|r| sqrt(1 + 1/z^2) -
+        # delta), whose autodiff derivatives stay exact for huge r (those of the first form
+        # lose a term to underflow and come out twice too large at |r| = 1e30 in float32); at
+        # |r| = inf the asymptote delta |r| gives the limit of the slope (inf * 0 otherwise)
+        near = r_small * (r_small / (1.0 + xp.sqrt(1.0 + z_small * z_small)))
+        infinite = xp.isinf(r)
+        a_big = xp.where(infinite, const(xp, 2.0 * delta, a_big), a_big)
+        inv = xp.where(infinite, const(xp, 0.5, inv), inv)
+        far = delta * (a_big * xp.sqrt(1.0 + inv * inv) - delta)
+        return xp.where(small, near, xp.where(infinite, delta * abs_(xp, r), far))
 
     def _grad(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
+        # r / sqrt(1 + z^2), written as delta sign(z) / sqrt(1 + 1/z^2) where |z| > 1: the
+        # limit delta * sign(r) at |r| = inf instead of inf / inf
         r = pred - target
-        return r / self._root(xp, r, delta)
+        small, z_small, _, inv = self._parts(xp, r, delta)
+        near = delta * z_small / xp.sqrt(1.0 + z_small * z_small)
+        far = delta * xp.sign(r) / xp.sqrt(1.0 + inv * inv)
+        return xp.where(small, near, far)
 
     def _hess(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
-        root = self._root(xp, pred - target, delta)
-        return 1.0 / (root * root * root)
+        # (1 + z^2)^(-3/2); for |z| > 1 as (1/|z| / sqrt(1 + 1/z^2))^3, which cannot overflow
+        small, z_small, _, inv = self._parts(xp, pred - target, delta)
+        near = 1.0 / xp.sqrt(1.0 + z_small * z_small)
+        far = inv / xp.sqrt(1.0 + inv * inv)
+        root_inv = xp.where(small, near, far)
+        return root_inv * root_inv * root_inv
 
     def _boosting_grad_hess(
         self, xp: Any, pred: Any, target: Any, *, delta: float
@@ -469,8 +499,9 @@ class PseudoHuber(ElementwiseLoss):
 class LogCosh(ElementwiseLoss):
     r"""Log-cosh loss: ``log(cosh(pred - target))``.
 
-    Computed as ``|r| + softplus(-2|r|) - log 2`` (branch-wise, so it is smooth at 0): finite for
-    any finite residual in float16/32/64, about ``|r| - log 2`` for large ``|r|`` (a naive
+    Computed as ``log1p(sinh(r)**2) / 2`` for ``|r| < 1`` (accurate where the loss is tiny:
+    about r^2/2) and as ``|r| + log1p(exp(-2|r|)) - log 2`` beyond (finite for any finite
+    residual in float16/32/64, about ``|r| - log 2`` for large ``|r|``; a naive
     ``log(cosh(r))`` overflows past |r| = 89 in float32). ``grad = tanh(r)``,
     ``hess = sech(r)**2``.
     """
@@ -516,7 +547,13 @@ class LogCosh(ElementwiseLoss):
 
     def _value(self, xp: Any, pred: Any, target: Any) -> Any:
         a, e = self._exp_minus_abs(xp, pred, target)
-        return a + xp.log1p(e * e) - LOG2  # log(cosh r) = |r| + log(1 + exp(-2|r|)) - log 2
+        far = a + xp.log1p(e * e) - LOG2  # log(cosh r) = |r| + log(1 + exp(-2|r|)) - log 2
+        # below |r| = 1 that form cancels (r = 1e-6 gives 6e-8 in float32, true 5e-13):
+        # log(cosh r) = log1p(sinh(r)^2) / 2 there, exact to a few ulps down to subnormals
+        r = pred - target
+        small = a < 1.0
+        s = xp.sinh(where0(xp, small, r))  # double where: sinh^2 would overflow the far side
+        return xp.where(small, 0.5 * xp.log1p(s * s), far)
 
     def _grad(self, xp: Any, pred: Any, target: Any) -> Any:
         return xp.tanh(pred - target)
@@ -577,6 +614,7 @@ class Quantile(ElementwiseLoss):
             "xgboost": "reg:quantileerror",
         },
         derivative_notes="grad = -q below the target, 1 - q above, 1/2 - q at equality; hess = 0.",
+        kinks=lambda p: (0.0,),
         when_to_use="Prediction intervals and asymmetric costs: fit q = 0.05 and 0.95 for a "
         "90% band.",
         showcase=({"q": 0.1}, {"q": 0.5}, {"q": 0.9}),
@@ -590,8 +628,11 @@ class Quantile(ElementwiseLoss):
 
     def _value(self, xp: Any, pred: Any, target: Any, *, q: float) -> Any:
         d = target - pred
-        # = max(q d, (q-1) d); this form's slope at d = 0 is the subdifferential's midpoint
-        return 0.5 * abs_(xp, d) + (q - 0.5) * d
+        # max(q d, (q-1) d) branch-wise (0.5 |d| + (q - 1/2) d would be inf - inf at d = inf);
+        # the middle branch, taken only at d = 0, makes the slope there the subdifferential's
+        # midpoint
+        inner = xp.where(d < 0, (q - 1.0) * d, (q - 0.5) * d)
+        return xp.where(d > 0, q * d, inner)
 
     def _grad(self, xp: Any, pred: Any, target: Any, *, q: float) -> Any:
         return -0.5 * xp.sign(target - pred) + (0.5 - q)
@@ -639,19 +680,30 @@ class PoissonNLL(ElementwiseLoss):
         "else grad = 1 - y/(pred+eps), hess = y/(pred+eps)^2.",
         when_to_use="Count data (events, visits, photons) where the variance grows with the mean.",
         showcase=({"log_input": True}, {"log_input": False}),
+        variants=(
+            Variant({"log_input": False}, domains={"pred": "nonnegative"}),
+            # with the Stirling term it is the negative log of a probability (approximately):
+            # at least 0.5 log(2 pi y) > 0 for y > 1 and y - y log y >= 0 below; eps > 0 on
+            # the rate lets it dip to -eps
+            Variant(
+                lambda p: p["full"] and (p["log_input"] or p["eps"] == 0),
+                properties={"nonnegative": True},
+                note="full=True, with log_input=True or eps=0",
+            ),
+        ),
     )
-
-    def _pred_domain(self, params: dict[str, Any]) -> str:
-        return "real" if params["log_input"] else "nonnegative"
 
     def _value(
         self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool, eps: float
     ) -> Any:
-        if log_input:
-            loss = xp.exp(pred) - target * pred
+        inf = pred == math.inf  # the loss is +inf there: keep inf - inf out of both forms
+        if log_input:  # target * pred is 0 where the target is 0, even at pred = -inf
+            loss = xp.exp(pred) - times_finite(xp, target, where0(xp, ~inf, pred))
         else:  # target * log(rate), taken as 0 where the target is 0 (even at rate 0)
-            rate = xp.where(target != 0, pred + eps, const(xp, 1.0, pred))
-            loss = pred - target * log_or_neg_inf(xp, rate)
+            finite_pred = xp.where(inf, const(xp, 1.0, pred), pred)
+            rate = xp.where(target != 0, finite_pred + eps, const(xp, 1.0, pred))
+            # at rate inf the asymptote is the rate itself (slope 1, the limit of 1 - y / rate)
+            loss = xp.where(inf, pred, finite_pred - target * log_or_neg_inf(xp, rate))
         if full:
             big = target > 1
             safe = xp.where(big, target, const(xp, 2.0, target))
@@ -680,6 +732,14 @@ class PoissonNLL(ElementwiseLoss):
         return where0(xp, nonzero, target / (rate if power == 1 else rate * rate))
 
 
+def _gaussian_floor(params: dict[str, Any]) -> float:
+    """The smallest value the Gaussian NLL can take under these hyperparameters: at r = 0,
+    with the smallest variance possible (max(var, eps) for a number, eps for an array)."""
+    var, eps = params.get("var"), params["eps"]
+    low = max(float(var), eps) if isinstance(var, (int, float)) else eps
+    return 0.5 * (math.log(low) + (LOG_2PI if params["full"] else 0.0))
+
+
 class GaussianNLL(ElementwiseLoss):
     r"""Gaussian negative log-likelihood with predicted variance (PyTorch's ``GaussianNLLLoss``).
 
@@ -694,7 +754,6 @@ class GaussianNLL(ElementwiseLoss):
     ``grad = (pred - target)/v`` and ``hess = 1/v`` with respect to pred.
     """
 
-    positional_arrays = ("var",)
     spec = LossSpec(
         name="gaussian_nll",
         family="regression",
@@ -709,7 +768,15 @@ class GaussianNLL(ElementwiseLoss):
             "target probability distribution. ICNN'94.",
         ),
         params=(
-            Param("var", REQUIRED, "predicted variance (array or number, >= 0)", kind="array"),
+            Param(
+                "var",
+                REQUIRED,
+                "predicted variance (array or number, >= 0)",
+                kind="array",
+                shape="~*s",
+                domain="nonnegative",
+                positional=True,
+            ),
             Param("full", False, "add the constant 0.5*log(2*pi)", kind="bool"),
             Param("eps", 1e-6, "lower clamp on var for stability", low=0.0, low_inclusive=False),
         ),
@@ -721,21 +788,31 @@ class GaussianNLL(ElementwiseLoss):
         derivative_notes="with respect to pred (the mean): grad = r / var, hess = 1 / var.",
         when_to_use="Regression that also predicts its own uncertainty per sample.",
         showcase=({"var": 0.5}, {"var": 1.0}, {"var": 4.0}),
+        variants=(
+            Variant(
+                lambda p: _gaussian_floor(p) >= 0,
+                properties={"nonnegative": True},
+                note="the smallest variance v possible (max(var, eps), or eps for an array "
+                "var) has 0.5 log v >= 0 (0.5 log(2 pi v) >= 0 with full=True)",
+            ),
+        ),
     )
 
-    def _prepare_array_param(self, xp: Any, name: str, value: Any, pred: Any) -> Any:
-        shape, vshape = tuple(pred.shape), tuple(value.shape)
-        if vshape != shape and len(shape) > 0 and vshape == shape[:-1]:
-            value = xp.expand_dims(value, axis=-1)
-            vshape = tuple(value.shape)
-        if vshape not in (shape, (), (*shape[:-1], 1)):
+    def _shape_array_param(self, p: Param, value: Any, xp: Any, bindings: dict) -> Any:
+        """var: pred's shape, pred's shape without its last axis (one variance per row, given
+        a last axis of 1 here), with a last axis of 1, or a 0-d array; never a shape that
+        would change the loss's shape by broadcasting."""
+        shape, vshape = tuple(bindings["s"]), tuple(value.shape)
+        allowed = [shape, ()]
+        if shape:
+            allowed += [shape[:-1], (*shape[:-1], 1)]
+        if vshape not in allowed:
+            listed = ", ".join(str(a) for a in dict.fromkeys(allowed))
             raise LossInputError(
-                self.name,
-                name,
-                f"pred's shape {shape}, {shape[:-1]}, {(*shape[:-1], 1)} or a number",
-                f"shape {vshape}",
+                self.name, p.name, f"one of the shapes {listed} (or a number)", f"shape {vshape}"
             )
-        check_interval(self.name, name, xp, value, 0.0, math.inf)
+        if shape and vshape == shape[:-1] and vshape != shape:
+            value = xp.expand_dims(value, axis=-1)
         return value
 
     def _clamped(self, xp: Any, var: Any, eps: float) -> Any:
@@ -744,7 +821,7 @@ class GaussianNLL(ElementwiseLoss):
     def _value(self, xp: Any, pred: Any, target: Any, *, var: Any, full: bool, eps: float) -> Any:
         v = self._clamped(xp, var, eps)
         r = pred - target
-        loss = 0.5 * (xp.log(v) + r * r / v)
+        loss = 0.5 * (xp.log(v) + r * (r / v))  # r * r / v would overflow at r = v = 1e30
         return loss + 0.5 * LOG_2PI if full else loss
 
     def _grad(self, xp: Any, pred: Any, target: Any, *, var: Any, full: bool, eps: float) -> Any:

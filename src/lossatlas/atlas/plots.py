@@ -6,21 +6,23 @@ defaults plus the settings in ``_RC``, whatever the user's matplotlibrc says), a
 salt and no dates or version strings in the file metadata, so the same inputs give the same
 bytes. Files are PNG unless the name ends in ``.svg``.
 
-The x axis depends on the loss (see :func:`curve`):
+The x axis is the loss's probe (``loss.probe(**params)``, declared in its spec or derived
+from its domains; see :func:`curve`):
 
 ==============================  ===============================================================
-loss                            x axis (and the targets drawn)
+loss                            x axis (and the curves drawn)
 ==============================  ===============================================================
 real target (regression)        residual r = pred - target in [-3, 3], target 0
 sign target (margin losses)     margin y·f in [-3, 3], y = +1
 pred is a logit                 logit in [-6, 6], one curve for y = 1 and one for y = 0
 pred is a probability           p in [0.001, 0.999], y = 1 and y = 0
 count target (Poisson)          log-rate in [-3, 3] or rate in (0, 6], target 2
+cross entropy                   true-class logit margin in [-6, 6], C = 5 and C = 2 classes
+defined over a reduction        a constant offset c of a batch of 512 targets (rmse)
 ==============================  ===============================================================
 
-Losses that are not elementwise (``rmse``) have no per-element curve: :func:`curve` and
-:func:`plot_losses` refuse them, and :func:`loss_figures` draws ``rmse`` against a constant
-offset instead.
+A loss defined over a reduction (``rmse``) has values along its probe but no derivatives:
+:func:`curve` and :func:`plot_losses` refuse its grad and hess.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .._loss import REQUIRED, Loss
+from .._probes import along
 from .._registry import catalog, get
+from .._spec import Probe
 from .._validate import LossInputError
 
 __all__ = ["axis_label", "curve", "family_portraits", "loss_figures", "plot_losses"]
@@ -100,40 +104,7 @@ def _style() -> Iterator[None]:
         yield
 
 
-# ---- axes -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Axis:
-    key: str
-    label: str
-    x: np.ndarray
-    targets: tuple[tuple[str, float], ...]  # (curve label, target value)
-    wrt: str  # what the derivative is taken with respect to, for the y label
-    xlim: tuple[float, float]
-
-
-def _axis(key: str) -> _Axis:
-    if key == "residual":
-        x = np.linspace(-3.0, 3.0, 601)
-        return _Axis(key, "residual r = pred - target", x, (("target = 0", 0.0),), "pred", (-3, 3))
-    if key == "margin":
-        x = np.linspace(-3.0, 3.0, 601)
-        return _Axis(key, "margin y·f", x, (("y = +1", 1.0),), "f", (-3, 3))
-    if key == "logit":
-        x = np.linspace(-6.0, 6.0, 601)
-        return _Axis(key, "logit", x, (("y = 1", 1.0), ("y = 0", 0.0)), "logit", (-6, 6))
-    if key == "probability":
-        x = np.linspace(0.001, 0.999, 999)
-        return _Axis(key, "probability p", x, (("y = 1", 1.0), ("y = 0", 0.0)), "p", (0, 1))
-    if key == "log-rate":
-        x = np.linspace(-3.0, 3.0, 601)
-        label = "log-rate pred (target = 2)"
-        return _Axis(key, label, x, (("target = 2", 2.0),), "pred", (-3, 3))
-    if key == "rate":
-        x = np.linspace(0.01, 6.0, 600)
-        return _Axis(key, "rate pred (target = 2)", x, (("target = 2", 2.0),), "pred", (0, 6))
-    raise ValueError(f"unknown plot axis {key!r}")
-
-
+# ---- probes -----------------------------------------------------------------------------------
 def _resolve(loss: Loss | str) -> Loss:
     if isinstance(loss, Loss):
         return loss
@@ -142,32 +113,11 @@ def _resolve(loss: Loss | str) -> Loss:
     raise LossInputError("plot", "loss", "a lossatlas loss or its name", f"{type(loss).__name__}")
 
 
-def _axis_key(loss: Loss, params: Mapping[str, Any]) -> str:
-    domain = loss.pred_domain(**params)
-    target = loss.spec.target_domain
-    if domain == "probability":
-        return "probability"
-    if domain == "logit":
-        return "logit"
-    if target == "sign":
-        return "margin"
-    if target == "nonnegative":
-        return "log-rate" if domain == "real" else "rate"
-    if target == "real" and domain == "real":
-        return "residual"
-    raise ValueError(
-        f"{loss.name}: no plot axis for pred domain {domain!r} with target domain {target!r}"
-    )
-
-
 def axis_label(loss: Loss | str, params: Mapping[str, Any] | None = None) -> str:
-    """The x-axis label of :func:`curve` for this loss and these hyperparameters.
-
-    One of "residual r = pred - target", "margin y·f", "logit", "probability p",
-    "log-rate pred (target = 2)" or "rate pred (target = 2)" (Poisson, by ``log_input``).
-    """
-    loss = _resolve(loss)
-    return _axis(_axis_key(loss, dict(params or {}))).label
+    """The x-axis label of :func:`curve` for this loss and these hyperparameters: the label of
+    its probe ("residual r = pred - target", "margin y·f", "logit", "probability p",
+    "log-rate pred (target = 2)", "rate pred (target = 2)", "true-class logit margin ...")."""
+    return _resolve(loss).probe(**dict(params or {})).label
 
 
 def _check_derivative(derivative: Any) -> None:
@@ -180,7 +130,11 @@ def _check_derivative(derivative: Any) -> None:
         )
 
 
-def _check_curveable(loss: Loss, derivative: int | str) -> None:
+def _has_derivatives(loss: Loss, probe: Probe) -> bool:
+    return probe.batch is None and all(c.direction is not None for c in probe.curves)
+
+
+def _check_curveable(loss: Loss, derivative: int | str, params: Mapping[str, Any]) -> None:
     if derivative == "boosting" and loss.spec.boosting.kind == "none":
         raise LossInputError(
             "plot",
@@ -188,17 +142,12 @@ def _check_curveable(loss: Loss, derivative: int | str) -> None:
             "a loss usable as a boosting objective",
             f"{loss.name}: {loss.spec.boosting.reason}",
         )
-    if not loss.spec.elementwise:
-        wanted = {
-            0: "a per-element value",
-            1: "a per-element grad",
-            2: "a per-element hess",
-            "boosting": "a per-element Hessian",
-        }[derivative]
+    if derivative != 0 and not _has_derivatives(loss, loss.probe(**params)):
+        wanted = {1: "a grad", 2: "a hess", "boosting": "a Hessian"}[derivative]
         raise LossInputError(
             "plot",
             "loss",
-            f"an elementwise loss (one with {wanted})",
+            f"a loss with {wanted} along its probe",
             f"{loss.name}, which is defined over a reduction only",
         )
 
@@ -206,55 +155,46 @@ def _check_curveable(loss: Loss, derivative: int | str) -> None:
 def curve(
     loss: Loss | str, params: Mapping[str, Any] | None = None, derivative: int | str = 0
 ) -> list[Curve]:
-    """The loss (or its derivative) on its natural x axis: a list of ``(label, x, y)``.
+    """The loss (or its derivative) along its probe: a list of ``(label, x, y)``.
 
     Args:
         loss: a registered loss or its name.
         params: hyperparameters (defaults for the rest). ``gaussian_nll``'s ``var`` may be given
             here as a number; it defaults to 1.
-        derivative: 0 for the loss, 1 for ``loss.grad``, 2 for ``loss.hess`` (with respect to
-            pred: the residual, the score f, the logit or p), "boosting" for
-            ``loss.boosting_hess``, the Hessian handed to gradient boosters.
+        derivative: 0 for the loss, 1 and 2 for its first and second derivative along the
+            probe (from ``loss.grad`` and ``loss.hess``: with respect to pred, the residual,
+            the score f, the logit or p; the true-class logit for cross entropy), "boosting"
+            for ``loss.boosting_hess``, the Hessian handed to gradient boosters.
 
     Returns:
-        One triple per target drawn. Real targets: x is the residual r = pred - target in
-        [-3, 3] with target 0 (label "target = 0"). Sign targets (margin losses): x is the
-        margin y·f in [-3, 3] with y = +1 ("y = +1"). Logit pred: x is the logit in [-6, 6],
-        curves "y = 1" and "y = 0". Probability pred: x is p in [0.001, 0.999], "y = 1" and
-        "y = 0". Count targets (``poisson_nll``): x is pred itself, the log-rate in [-3, 3]
-        (``log_input=True``) or the rate in (0, 6], with target 2 ("target = 2"). Non-finite
-        values are NaN.
+        One triple per curve of the probe (``loss.probe(**params)``), x over its grid. Real
+        targets: x is the residual r = pred - target in [-3, 3] with target 0 (label "target =
+        0"). Sign targets (margin losses): x is the margin y·f in [-3, 3] with y = +1. Logit
+        pred: the logit in [-6, 6], curves "y = 1" and "y = 0". Probability pred: p in
+        [0.001, 0.999], "y = 1" and "y = 0". Counts (``poisson_nll``): the log-rate in [-3, 3]
+        or the rate in (0, 6], target 2. Cross entropy: the true-class logit margin in
+        [-6, 6], one curve per number of classes. ``rmse``: a constant offset c of a batch.
+        Non-finite values are NaN.
 
     Raises:
         LossInputError: for a derivative other than 0, 1, 2, "boosting", for "boosting" with a
-            loss that cannot be boosted or a pred that is not a raw score, or for a loss that is not
-            elementwise (``rmse``: its root is taken of a reduced error, so it has no
-            per-element curve, not even for ``derivative=0``).
+            loss that cannot be boosted or a pred that is not a raw score, or for a derivative
+            of a loss defined over a reduction only (``rmse``).
     """
     loss = _resolve(loss)
     _check_derivative(derivative)
-    _check_curveable(loss, derivative)
     params = dict(params or {})
-    axis = _axis(_axis_key(loss, params))
-    arrays = []
-    for name in loss.positional_arrays:
-        default = loss.spec.param(name).default
-        arrays.append(params.pop(name, 1.0 if default is REQUIRED else default))
+    for p in loss.spec.params:  # a required array parameter (var) is drawn at 1
+        if p.default is REQUIRED and p.name not in params:
+            params[p.name] = 1.0
+    _check_curveable(loss, derivative, params)
+    probe = loss.probe(**params)
+    x = probe.grid()
     curves: list[Curve] = []
-    for label, t in axis.targets:
-        pred = axis.x.copy()
-        target = np.full_like(pred, t)
-        if derivative == 0:
-            y = loss(pred, target, *arrays, reduction="none", **params)
-        elif derivative == 1:
-            y = loss.grad(pred, target, *arrays, **params)
-        elif derivative == 2:
-            y = loss.hess(pred, target, *arrays, **params)
-        else:
-            y = loss.boosting_hess(pred, target, *arrays, **params)
-        y = np.asarray(y, dtype=np.float64)
-        y = np.where(np.isfinite(y), y, np.nan)
-        curves.append((label, axis.x.copy(), y))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for c in probe.curves:
+            y = along(loss, c, x, params, derivative, batch=probe.batch)
+            curves.append((c.label, x.copy(), np.where(np.isfinite(y), y, np.nan)))
     return curves
 
 
@@ -426,12 +366,12 @@ def plot_losses(
     """Draw several losses (or their derivatives) on one figure and write it to ``out``.
 
     Args:
-        losses: losses or names (resolved with :func:`lossatlas.get`); they must share an x
-            axis (see :func:`curve`): regression losses with regression losses, margin losses
+        losses: losses or names (resolved with :func:`lossatlas.get`); they must share a
+            probe (see :func:`curve`): regression losses with regression losses, margin losses
             with margin losses, logit losses with logit losses, and so on. Losses on logits or
             probabilities get two panels, y = 1 and y = 0.
         params: one dict, whose keys go to every loss that accepts them, or one dict per loss.
-        derivative: 0 (the loss), 1 (``.grad``) or 2 (``.hess``).
+        derivative: 0 (the loss), 1 (``.grad``) or 2 (``.hess``) along the probe.
         out: the file to write: PNG, or SVG if the name ends in ``.svg`` (no suffix: ``.png``
             is added).
         title: the figure title (default: the loss names).
@@ -440,9 +380,9 @@ def plot_losses(
         The path written.
 
     Raises:
-        LossInputError: a derivative other than 0, 1, 2; a loss that is not elementwise
-            (``rmse``); losses on different x axes; params that no loss accepts or a list of
-            params of the wrong length.
+        LossInputError: a derivative other than 0, 1, 2; a derivative of a loss defined over
+            a reduction only (``rmse``); losses on different probes; params that no loss
+            accepts or a list of params of the wrong length.
         ValueError: an output name that ends neither in ``.png`` nor in ``.svg``.
     """
     _check_derivative(derivative)
@@ -451,94 +391,104 @@ def plot_losses(
     resolved = [_resolve(x) for x in losses]
     if not resolved:
         raise LossInputError("plot", "losses", "at least one loss", "an empty sequence")
-    for loss in resolved:
-        _check_curveable(loss, derivative)
     per = _params_per_loss(resolved, params)
-    keys = [_axis_key(loss, p) for loss, p in zip(resolved, per, strict=True)]
+    for loss, p in zip(resolved, per, strict=True):
+        _check_curveable(loss, derivative, _drawn(loss, p))
+    probes = [loss.probe(**_drawn(loss, p)) for loss, p in zip(resolved, per, strict=True)]
+    keys = [probe.key for probe in probes]
     if len(set(keys)) > 1:
         pairs = ", ".join(f"{x.name}: {k}" for x, k in zip(resolved, keys, strict=True))
         raise LossInputError(
             "plot", "losses", "losses that share one x axis", f"different axes ({pairs})"
         )
-    axis = _axis(keys[0])
+    probe = probes[0]
+    labels = [c.label for c in probe.curves]
     series = []
     for loss, p in zip(resolved, per, strict=True):
         label = loss.name + (f" ({_setting_text(p)})" if p else "")
-        for panel, (_, x, y) in enumerate(curve(loss, p, derivative)):
+        for curve_label, x, y in curve(loss, p, derivative):
+            panel = labels.index(curve_label) if curve_label in labels else 0
             series.append(_Series(panel, label, x, y))
-    panel_titles = [t for t, _ in axis.targets]
     if title is None:
         title = ", ".join(x.name for x in resolved)
         if derivative:
             title += f": {_DERIVATIVE_WORDS[derivative]}"
     return _draw(
         series,
-        panel_titles=panel_titles,
-        xlabels=[axis.label] * len(panel_titles),
-        xlims=[axis.xlim] * len(panel_titles),
-        ylabel=_ylabel(derivative, axis.wrt),
+        panel_titles=labels,
+        xlabels=[probe.label] * len(labels),
+        xlims=[probe.xlim] * len(labels),
+        ylabel=_ylabel(derivative, probe.wrt),
         title=title,
         out=out,
     )
 
 
+def _drawn(loss: Loss, params: Mapping[str, Any]) -> dict[str, Any]:
+    """params with a required array parameter (var) filled in as 1, as :func:`curve` does."""
+    out = dict(params)
+    for p in loss.spec.params:
+        if p.default is REQUIRED and p.name not in out:
+            out[p.name] = 1.0
+    return out
+
+
 def loss_figures(loss: Loss | str, out_dir: str | Path) -> dict[str, Path]:
-    """The figures of one loss's atlas page, written to ``out_dir``.
+    """The figures of one loss's atlas page, written to ``out_dir``, drawn along its probe.
 
     Each figure draws every setting of ``loss.spec.showcase`` (or the defaults when it is
     empty) as its own curve, labelled by the hyperparameters that vary ("delta=0.5"); those
-    that are the same in every setting go in the title ("alpha=None"). Losses on logits or
-    probabilities get two panels (y = 1, y = 0); ``poisson_nll`` gets one panel per axis
-    (log-rate for ``log_input=True``, rate for ``log_input=False``).
+    that are the same in every setting go in the title ("alpha=None"). A probe of several
+    curves (y = 1 and y = 0 for logits and probabilities; the numbers of classes for cross
+    entropy) gets one panel per curve; ``poisson_nll`` gets one panel per probe (log-rate for
+    ``log_input=True``, rate for ``log_input=False``).
 
     Returns:
-        ``{"loss": <name>-loss.png, "grad": <name>-grad.png, "hess": <name>-hess.png}`` for an
-        elementwise loss, plus ``"boost": <name>-boost.png`` (``boosting_figure``) for a loss
-        whose boosting Hessian is a surrogate. ``rmse`` (not elementwise) gets
-        ``{"loss": <name>-loss.png}`` only: rmse against a constant offset c, both for
-        ``rmse(c + e, e) = |c|`` and for a constant prediction c against a standard-normal
-        sample e (``sqrt(c² + 1)``). Another non-elementwise loss without a real target gets
-        ``{}``: the page should show no figure.
+        ``{"loss": <name>-loss.png, "grad": <name>-grad.png, "hess": <name>-hess.png}``, plus
+        ``"boost": <name>-boost.png`` (``boosting_figure``) for a loss whose boosting Hessian
+        is a surrogate. A loss defined over a reduction (``rmse``) gets ``{"loss": ...}``
+        only: its value against a constant offset c of a batch, for ``rmse(c + e, e) = |c|``
+        and for a constant prediction c against standard-normal targets e
+        (``sqrt(c² + 1)``).
     """
     loss = _resolve(loss)
     out_dir = Path(out_dir)
-    if not loss.spec.elementwise:
-        if loss.spec.target_domain == "real":
-            return {"loss": _offset_figure(loss, out_dir / f"{loss.name}-loss.png")}
-        return {}
-    settings = [dict(s) for s in loss.spec.showcase] or [{}]
-    all_keys = list(dict.fromkeys(k for s in settings for k in s))
-    varying = [k for k in all_keys if len({repr(s.get(k)) for s in settings}) > 1]
+    settings = [_drawn(loss, s) for s in loss.spec.showcase] or [_drawn(loss, {})]
+    shown = [dict(s) for s in loss.spec.showcase] or [{}]
+    all_keys = list(dict.fromkeys(k for s in shown for k in s))
+    varying = [k for k in all_keys if len({repr(s.get(k)) for s in shown}) > 1]
     fixed = [k for k in all_keys if k not in varying]
-    # panels: one per (axis, target), in order of first appearance
-    panels: list[tuple[str, str, float]] = []
-    for s in settings:
-        axis = _axis(_axis_key(loss, s))
-        for label, t in axis.targets:
-            if (axis.key, label, t) not in panels:
-                panels.append((axis.key, label, t))
-    suffix = f" ({_setting_text(settings[0], fixed)})" if fixed else ""
+    probes = [loss.probe(**s) for s in settings]
+    # panels: one per (probe, curve), in order of first appearance
+    panels: list[tuple[str, str]] = []
+    by_key = {}
+    for probe in probes:
+        by_key.setdefault(probe.key, probe)
+        for c in probe.curves:
+            if (probe.key, c.label) not in panels:
+                panels.append((probe.key, c.label))
+    suffix = f" ({_setting_text(shown[0], fixed)})" if fixed else ""
+    kinds = _DERIVATIVE_KINDS if _has_derivatives(loss, probes[0]) else _DERIVATIVE_KINDS[:1]
     result: dict[str, Path] = {}
-    for derivative, kind in enumerate(_DERIVATIVE_KINDS):
+    for derivative, kind in enumerate(kinds):
         series = []
-        for s in settings:
-            key = _axis_key(loss, s)
+        for s, probe in zip(settings, probes, strict=True):
             if varying:
                 label = _setting_text(s, varying)
             else:
                 label = loss.name + (" (defaults)" if loss.spec.params else "")
-            for target_label, x, y in curve(loss, s, derivative):
-                panel = next(
-                    i for i, (k, lab, _) in enumerate(panels) if k == key and lab == target_label
-                )
+            for curve_label, x, y in curve(loss, s, derivative):
+                panel = panels.index((probe.key, curve_label))
                 series.append(_Series(panel, label, x, y))
-        wrt = {_axis(k).wrt for k, _, _ in panels}
+        wrt = {by_key[k].wrt for k, _ in panels}
         ylabel = _ylabel(derivative, wrt.pop() if len(wrt) == 1 else "pred")
+        if probes[0].batch is not None:
+            ylabel = f"{loss.name} (reduction='mean')"
         result[kind] = _draw(
             series,
-            panel_titles=[lab for _, lab, _ in panels],
-            xlabels=[_axis(k).label for k, _, _ in panels],
-            xlims=[_axis(k).xlim for k, _, _ in panels],
+            panel_titles=[lab for _, lab in panels],
+            xlabels=[by_key[k].label for k, _ in panels],
+            xlims=[by_key[k].xlim for k, _ in panels],
             ylabel=ylabel,
             title=f"{loss.name}{suffix}: {_DERIVATIVE_WORDS[derivative]}",
             out=out_dir / f"{loss.name}-{kind}.png",
@@ -550,46 +500,23 @@ def loss_figures(loss: Loss | str, out_dir: str | Path) -> dict[str, Path]:
 
 def boosting_figure(loss: Loss | str, out: str | Path) -> Path:
     """The exact second derivative (solid) and the positive Hessian handed to gradient
-    boosters (dashed, ``loss.boosting_hess``) at the default hyperparameters, on the loss's
-    natural axis. A loss with a ``from_logits`` flag is drawn on logits."""
+    boosters (dashed, ``loss.boosting_hess``) at the default hyperparameters, along the
+    loss's probe. A loss with a ``from_logits`` flag is drawn on logits."""
     loss = _resolve(loss)
     params = {"from_logits": True} if "from_logits" in loss.spec.defaults else {}
-    key = _axis_key(loss, params)
-    axis = _axis(key)
-    labels = [label for label, _ in axis.targets]
+    probe = loss.probe(**params)
+    labels = [c.label for c in probe.curves]
     series = []
     for derivative, name in ((2, "exact d²ℓ"), ("boosting", "boosting Hessian")):
-        for target_label, x, y in curve(loss, params, derivative):
-            series.append(_Series(labels.index(target_label), name, x, y))
+        for curve_label, x, y in curve(loss, params, derivative):
+            series.append(_Series(labels.index(curve_label), name, x, y))
     return _draw(
         series,
         panel_titles=labels,
-        xlabels=[axis.label] * len(labels),
-        xlims=[axis.xlim] * len(labels),
-        ylabel=f"d²ℓ/d{axis.wrt}²",
+        xlabels=[probe.label] * len(labels),
+        xlims=[probe.xlim] * len(labels),
+        ylabel=f"d²ℓ/d{probe.wrt}²",
         title=f"{loss.name}: the Hessian a booster gets",
-        out=out,
-    )
-
-
-def _offset_figure(loss: Loss, out: Path) -> Path:
-    """A non-elementwise real-target loss against a constant offset c (for ``rmse``)."""
-    noise = np.random.default_rng(0).standard_normal(512)
-    noise = (noise - noise.mean()) / noise.std()  # exactly mean 0, variance 1
-    c = np.linspace(-3.0, 3.0, 241)
-    shifted = np.array([float(loss(ci + noise, noise)) for ci in c])
-    constant = np.array([float(loss(np.full_like(noise, ci), noise)) for ci in c])
-    series = [
-        _Series(0, f"{loss.name}(c + e, e): a pure offset", c, shifted),
-        _Series(0, f"{loss.name}(c, e): a constant prediction", c, constant),
-    ]
-    return _draw(
-        series,
-        panel_titles=["e: 512 standard-normal targets"],
-        xlabels=["offset c"],
-        xlims=[(-3.0, 3.0)],
-        ylabel=f"{loss.name} (reduction='mean')",
-        title=f"{loss.name}: not elementwise; shown against a constant offset",
         out=out,
     )
 
@@ -599,7 +526,7 @@ def _regression_portrait_losses() -> list[Loss]:
         x
         for x in catalog("regression")
         if x.spec.elementwise
-        and x.spec.target_domain == "real"
+        and x.probe(**_drawn(x, {})).key == "residual"
         and x.name not in _PORTRAIT_EXCLUDED
     ]
 
@@ -631,7 +558,7 @@ def family_portraits(out_dir: str | Path) -> dict[str, Path]:
     """
     out_dir = Path(out_dir)
     result: dict[str, Path] = {}
-    residual = _axis("residual")
+    residual = get("mse").probe()
 
     regression = _regression_portrait_losses()
     for derivative, stem, ylim in (
@@ -654,7 +581,7 @@ def family_portraits(out_dir: str | Path) -> dict[str, Path]:
             ylim=ylim,
         )
 
-    margin = _axis("margin")
+    margin = get("hinge").probe()
     series = []
     for name, scale, label in (
         ("zero_one_loss", 1.0, "zero_one_loss"),
@@ -679,7 +606,7 @@ def family_portraits(out_dir: str | Path) -> dict[str, Path]:
         ],
     )
 
-    prob = _axis("probability")
+    prob = get("binary_cross_entropy").probe()
     series = []
     for name, p, label in (
         ("binary_cross_entropy", {}, "binary_cross_entropy"),
@@ -696,9 +623,9 @@ def family_portraits(out_dir: str | Path) -> dict[str, Path]:
             series.append(_Series(panel, label, x, y))
     result["cross-entropy-vs-p"] = _draw(
         series,
-        panel_titles=[t for t, _ in prob.targets],
-        xlabels=[prob.label] * len(prob.targets),
-        xlims=[prob.xlim] * len(prob.targets),
+        panel_titles=[c.label for c in prob.curves],
+        xlabels=[prob.label] * len(prob.curves),
+        xlims=[prob.xlim] * len(prob.curves),
         ylabel="loss ℓ",
         title="Cross entropy and focal loss (alpha=None) on probabilities",
         out=out_dir / "cross-entropy-vs-p.png",

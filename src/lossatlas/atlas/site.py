@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from .._loss import REQUIRED, ElementwiseLoss, Loss
-from .._registry import FAMILY_ORDER, catalog
-from .._spec import PRED_DOMAINS, SMOOTHNESS, TARGET_DOMAINS
+from .._domains import DOMAINS
+from .._loss import REQUIRED, Loss
+from .._registry import catalog, families
+from .._spec import SMOOTHNESS
 
 SITE_NAME = "lossatlas atlas"
 ASSETS = ("style.css", "filter.js", "favicon.svg")
@@ -273,17 +274,23 @@ def write_assets(assets_dir: Path) -> None:
 # ---- facts derived from the registry --------------------------------------------------------
 def hessian_kind(loss: Loss) -> str:
     """'yes' (an analytic, non-zero second derivative), 'zero' (analytic but 0 wherever it is
-    defined: piecewise-linear losses) or 'no' (not elementwise: no per-element Hessian)."""
-    if not isinstance(loss, ElementwiseLoss) or not loss.spec.elementwise:
+    defined: piecewise-linear losses) or 'no' (defined over a whole batch: no per-element
+    Hessian). Read off the loss's second derivative along its probe."""
+    from .plots import _drawn, _has_derivatives, curve
+
+    if not _has_derivatives(loss, loss.probe(**_drawn(loss, {}))):
         return "no"
-    from .plots import curve
 
     hess = np.concatenate([y for _, _, y in curve(loss, derivative=2)])
     return "yes" if np.any(np.abs(hess[np.isfinite(hess)]) > 0) else "zero"
 
 
 HESSIAN_TEXT = {  # short label, explanation
-    "yes": ("yes", "an analytic, non-zero second derivative per element"),
+    "yes": (
+        "yes",
+        "an analytic, non-zero second derivative (per element, or its diagonal per "
+        "sample over the class axis)",
+    ),
     "zero": ("zero", "analytic, but zero wherever it is defined (piecewise linear)"),
     "no": ("no", "not elementwise: no per-element second derivative"),
 }
@@ -313,7 +320,7 @@ def _hessian_cell(kind: str) -> str:
 def property_sentences(loss: Loss, hessian: str) -> list[str]:
     """Plain-language consequences of the properties, for 'When to use it'."""
     spec, props = loss.spec, loss.spec.properties
-    var = "the logit" if spec.pred_domain == "logit" else "pred"
+    var = _variable(loss)
     out = []
     if props.convex:
         out.append(
@@ -356,10 +363,15 @@ def property_sentences(loss: Loss, hessian: str) -> list[str]:
             "Can be negative: compare its values between models, not against zero; its minimum "
             "is not 0 at a perfect prediction."
         )
-    if hessian == "yes":
+    if hessian == "yes" and spec.boosting.kind != "none":
         out.append(
             "Has an analytic Hessian (loss.hess): a custom objective for gradient boosting "
             "(lossatlas.gbm)."
+        )
+    elif hessian == "yes":
+        out.append(
+            "Has an analytic gradient and Hessian diagonal (loss.grad, loss.hess) with respect "
+            f"to {var}, for Newton-type optimisers."
         )
     elif hessian == "zero":
         out.append(
@@ -401,9 +413,22 @@ class _Row:
 
 
 def _families(losses: Sequence[Loss]) -> list[str]:
-    present = [f for f in FAMILY_ORDER if any(x.spec.family == f for x in losses)]
-    extra = sorted({x.spec.family for x in losses} - set(FAMILY_ORDER))
-    return present + extra
+    present = {x.spec.family for x in losses}
+    return [f for f in families() if f in present]
+
+
+def _variable(loss: Loss) -> str:
+    """What the derivatives and the convexity are taken with respect to, in words."""
+    first = loss.spec.inputs[0]
+    if first.name == "logits":
+        return "the logits"
+    return "the logit" if loss.spec.pred_domain == "logit" else "pred"
+
+
+def _domain_text(item: Any) -> str:
+    return "; or ".join(
+        f"<code>{esc(f.domain)}</code>: {esc(DOMAINS[f.domain].description)}" for f in item.forms
+    )
 
 
 def _smooth_cell(smoothness: str) -> str:
@@ -500,9 +525,9 @@ def _index_page(rows: Sequence[_Row], studies: Sequence[Any], portraits: bool) -
                 f'<td><a href="losses/{esc(spec.name)}.html"><code>{esc(spec.name)}</code></a></td>'
                 f"<td>{esc(spec.family)}</td>"
                 f"<td>{esc(spec.summary)}</td>"
-                f'<td><abbr title="{esc(PRED_DOMAINS[spec.pred_domain])}">'
+                f'<td><abbr title="{esc(DOMAINS[spec.pred_domain].description)}">'
                 f"{esc(spec.pred_domain)}</abbr></td>"
-                f'<td><abbr title="{esc(TARGET_DOMAINS[spec.target_domain])}">'
+                f'<td><abbr title="{esc(DOMAINS[spec.target_domain].description)}">'
                 f"{esc(spec.target_domain)}</abbr></td>"
                 "</tr>"
             )
@@ -644,7 +669,7 @@ def _loss_page(
 ) -> str:
     spec, props = loss.spec, loss.spec.properties
     root = "../"
-    var = "the logit" if spec.pred_domain == "logit" else "pred"
+    var = _variable(loss)
     parts = [
         f'<p class="crumbs"><a href="../index.html#family-{esc(spec.family)}">{esc(spec.family)}'
         "</a></p>",
@@ -655,10 +680,23 @@ def _loss_page(
         "<details><summary>LaTeX source</summary>"
         f"<pre><code>{esc(spec.formula)}</code></pre></details>",
         '<dl class="domains">'
-        f"<dt>pred</dt><dd><code>{esc(spec.pred_domain)}</code>: "
-        f"{esc(PRED_DOMAINS[spec.pred_domain])}</dd>"
-        f"<dt>target</dt><dd><code>{esc(spec.target_domain)}</code>: "
-        f"{esc(TARGET_DOMAINS[spec.target_domain])}</dd></dl>",
+        + "".join(
+            f"<dt>{esc(i.name)}</dt><dd>{_domain_text(i)}"
+            + ("" if spec.elementwise else f" (shape <code>{esc(i.pattern_text())}</code>)")
+            + "</dd>"
+            for i in spec.inputs
+        )
+        + "</dl>"
+        + "".join(
+            f'<p class="note">With <code>{esc(v.describe())}</code>: '
+            + ", ".join(
+                f"{esc(name)} is <code>{esc(d)}</code> ({esc(DOMAINS[d].description)})"
+                for name, d in v.domains.items()
+            )
+            + ".</p>"
+            for v in spec.variants
+            if v.domains
+        ),
         "</section>",
     ]
 
@@ -702,12 +740,23 @@ def _loss_page(
             _yes(spec.elementwise),
             "one loss value per element"
             if spec.elementwise
-            else "defined over a whole batch (a reduction of all elements)",
+            else "defined over a whole batch (a reduction of all elements)"
+            if hessian == "no"
+            else f"one loss value per sample (shape {esc(spec.output)}), over its class axis",
         ],
         ["Has Hessian", _hessian_cell(hessian), esc(HESSIAN_TEXT[hessian][1])],
     ]
     parts.append('<section id="properties"><h2>Properties</h2>')
     parts.append(_table(["Property", "Value", "Meaning"], prop_rows, cls="props"))
+    for variant in spec.variants:
+        if variant.properties:
+            changed = ", ".join(
+                f"{esc(k)}: {_yes(v) if isinstance(v, bool) else esc(v)}"
+                for k, v in variant.properties.items()
+            )
+            parts.append(
+                f'<p class="note">With <code>{esc(variant.describe())}</code>: {changed}.</p>'
+            )
     parts.append("</section>")
 
     parts.append('<section id="when"><h2>When to use it</h2>')

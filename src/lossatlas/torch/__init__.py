@@ -1,9 +1,11 @@
 """PyTorch ``nn.Module`` adapters for every lossatlas loss.
 
-Each module stores its hyperparameters (checked at construction) and calls the core loss, which
-on torch tensors uses torch's native kernel where it computes the same loss and otherwise a
-closed-form ``autograd.Function``. ``compile=True`` runs the array-API definition through
-``torch.compile`` instead (a few seconds of compilation on the first call, then fused kernels).
+Each module stores its hyperparameters (checked at construction with ``loss.bind``) and calls
+the core loss, which on torch tensors picks the registered fast path (a native kernel, or an
+``autograd.Function``) or the definition. Array hyperparameters declared ``learnable`` in the
+spec become ``nn.Parameter``s; the others are buffers, so ``.to(device)`` moves them.
+``compile=True`` runs the array-API definition through ``torch.compile`` instead (a few
+seconds of compilation on the first call, then fused kernels).
 
     >>> import torch, lossatlas.torch as lt
     >>> criterion = lt.HuberLoss(delta=2.0)
@@ -15,21 +17,21 @@ from __future__ import annotations
 import warnings
 from typing import Any, ClassVar
 
-import array_api_compat.torch as _xp
 import torch
 from torch import nn
 
-from .. import classification, margin, regression
 from .._loss import REQUIRED, Loss
 from .._reduce import check_reduction
+from .._registry import get
 
 
 class LossModule(nn.Module):
     """Base class: ``Module(**hyperparameters, reduction="mean", weight=None, compile=False)``.
 
-    ``forward(pred, target, *arrays, weight=None)``; a ``weight`` given to the constructor (a
-    tensor, kept as a buffer so ``.to(device)`` moves it) multiplies any per-call weight.
-    Array hyperparameters such as ``pos_weight`` are kept as buffers too.
+    ``forward(*inputs, weight=None)``; a ``weight`` given to the constructor (a tensor, kept as
+    a buffer so ``.to(device)`` moves it) multiplies any per-call weight. Array
+    hyperparameters (``pos_weight``) are buffers, or parameters where the spec declares them
+    learnable.
     """
 
     loss: ClassVar[Loss]
@@ -44,55 +46,49 @@ class LossModule(nn.Module):
     ) -> None:
         super().__init__()
         check_reduction(self.loss.name, reduction)
-        self.loss._bind((), params, partial=True)  # raises early on a bad hyperparameter
+        self.loss.bind(partial=True, **params)  # raises early on a bad hyperparameter
         self.reduction = reduction
         self.compile = compile
         self.params: dict[str, Any] = {}
+        self._arrays: list[str] = []
         for name, value in params.items():
             if isinstance(value, torch.Tensor):
-                self.register_buffer(name, value)
+                if self.loss.spec.param(name).learnable:
+                    value = value if isinstance(value, nn.Parameter) else nn.Parameter(value)
+                    self.register_parameter(name, value)
+                else:
+                    self.register_buffer(name, value)
+                self._arrays.append(name)
             else:
                 self.params[name] = value
         self.register_buffer("weight", weight)
         self._compiled: Any = None
 
     def _all_params(self) -> dict[str, Any]:
-        tensors = {
-            name: buf for name, buf in self._buffers.items() if name != "weight" and buf is not None
-        }
-        return {**self.params, **tensors}
+        return {**self.params, **{name: getattr(self, name) for name in self._arrays}}
 
-    def forward(
-        self,
-        pred: torch.Tensor,
-        target: torch.Tensor,
-        *arrays: torch.Tensor,
-        weight: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def forward(self, *inputs: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         if self.weight is not None:
             weight = self.weight if weight is None else weight * self.weight
         params = self._all_params()
         if self.compile:
-            return self._compiled_forward(pred, target, arrays, weight, params)
-        return self.loss(pred, target, *arrays, weight=weight, reduction=self.reduction, **params)
+            return self._compiled_forward(inputs, weight, params)
+        return self.loss(*inputs, weight=weight, reduction=self.reduction, **params)
 
-    def _compiled_forward(self, pred, target, arrays, weight, params):
+    def _compiled_forward(self, inputs, weight, params):
         loss = self.loss
-        bound = loss._bind(arrays, params)
-        _, pred, target, bound, out_dtype = loss._prepare(pred, target, bound)
-        tensors = {k: v for k, v in bound.items() if isinstance(v, torch.Tensor)}
-        scalars = {k: v for k, v in bound.items() if k not in tensors}
+        call = loss.validate(*inputs, weight=weight, **params)
         if self._compiled is None:
             reduction = self.reduction
 
-            def run(pred, target, weight, tensors):
-                return loss._forward(_xp, pred, target, weight, reduction, {**scalars, **tensors})
+            def run(call):
+                return loss.reduce(call, loss.definition(call), reduction)
 
             self._compiled = torch.compile(run)
         with warnings.catch_warnings():  # dynamo notes array-api-compat's lru_cache helpers
             warnings.filterwarnings("ignore", message=".*lru_cache", category=UserWarning)
-            out = self._compiled(pred, target, weight, tensors)
-        return out if out.dtype == out_dtype else out.to(out_dtype)
+            out = self._compiled(call)
+        return out if out.dtype == call.out_dtype else out.to(call.out_dtype)
 
     def extra_repr(self) -> str:
         items = [f"{k}={v!r}" for k, v in self.params.items()]
@@ -102,48 +98,106 @@ class LossModule(nn.Module):
         return ", ".join(items)
 
 
-def _module(name: str, loss: Loss, torch_equivalent: str = "") -> type[LossModule]:
+def _doc(loss: Loss, torch_equivalent: str) -> str:
     spec = loss.spec
     params = ", ".join(
         p.name if p.default is REQUIRED else f"{p.name}={p.default!r}" for p in spec.params
     )
     same = f" Drop-in for ``{torch_equivalent}``." if torch_equivalent else ""
-    doc = (
+    return (
         f"{spec.summary}{same}\n\n    Module form of ``lossatlas.{loss.name}`` (see its docstring "
         f"for the formula and derivatives).\n    Hyperparameters: {params or 'none'}; plus "
         "``reduction``, ``weight``, ``compile``.\n    "
     )
-    return type(name, (LossModule,), {"loss": loss, "__doc__": doc, "__module__": __name__})
 
 
-L1Loss = _module("L1Loss", regression.mae, "torch.nn.L1Loss")
-MSELoss = _module("MSELoss", regression.mse, "torch.nn.MSELoss")
-RMSELoss = _module("RMSELoss", regression.rmse)
-MeanBiasError = _module("MeanBiasError", regression.mean_bias_error)
-HuberLoss = _module("HuberLoss", regression.huber, "torch.nn.HuberLoss")
-SmoothL1Loss = _module("SmoothL1Loss", regression.smooth_l1, "torch.nn.SmoothL1Loss")
-PseudoHuberLoss = _module("PseudoHuberLoss", regression.pseudo_huber)
-LogCoshLoss = _module("LogCoshLoss", regression.log_cosh)
-QuantileLoss = _module("QuantileLoss", regression.quantile)
-PoissonNLLLoss = _module("PoissonNLLLoss", regression.poisson_nll, "torch.nn.PoissonNLLLoss")
-GaussianNLLLoss = _module("GaussianNLLLoss", regression.gaussian_nll, "torch.nn.GaussianNLLLoss")
-BCELoss = _module("BCELoss", classification.binary_cross_entropy, "torch.nn.BCELoss")
-BCEWithLogitsLoss = _module(
-    "BCEWithLogitsLoss",
-    classification.binary_cross_entropy_with_logits,
-    "torch.nn.BCEWithLogitsLoss",
+def module_class(name: str, loss: Loss, torch_equivalent: str = "") -> type[LossModule]:
+    """A ``LossModule`` subclass for ``loss`` (every registered loss has one in ``MODULES``)."""
+    return type(
+        name, (LossModule,), {"loss": loss, "__doc__": _doc(loss, torch_equivalent),
+                              "__module__": __name__}
+    )  # fmt: skip
+
+
+class CrossEntropyLoss(LossModule):
+    """Softmax cross entropy with torch's argument names: a drop-in for
+    ``torch.nn.CrossEntropyLoss``.
+
+    ``CrossEntropyLoss(weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
+    dim=1, from_logits=True, compile=False)``: ``weight`` is the per-class weight (torch's
+    name; ``class_weight`` in ``lossatlas.cross_entropy``), ``dim`` the class axis (1, as in
+    torch, so (N, C, H, W) logits work; a 1-D input is one unbatched sample). ``forward(input,
+    target, weight=None)`` takes class indices or class probabilities, and an optional
+    per-sample ``weight``. Computed by ``lossatlas.cross_entropy``: on torch a Function exact to
+    a few ulps where the loss is tiny (torch's native kernel gives 0 instead of 4e-9 for a
+    confident right answer), with the same values and gradients as
+    ``torch.nn.functional.cross_entropy`` elsewhere, and without its saved log-softmax.
+    """
+
+    loss = get("cross_entropy")
+
+    def __init__(
+        self,
+        weight: torch.Tensor | None = None,
+        ignore_index: int | None = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        *,
+        dim: int = 1,
+        from_logits: bool = True,
+        compile: bool = False,
+    ) -> None:
+        super().__init__(
+            reduction=reduction,
+            compile=compile,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            from_logits=from_logits,
+            **({} if weight is None else {"class_weight": weight}),
+        )
+        self.dim = dim
+
+    def forward(
+        self,
+        input: torch.Tensor,
+        target: torch.Tensor,
+        weight: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        params = self._all_params()
+        params["axis"] = self.dim if input.ndim >= 2 else 0
+        if self.compile:
+            return self._compiled_forward((input, target), weight, params)
+        return self.loss(input, target, weight=weight, reduction=self.reduction, **params)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, dim={self.dim}"
+
+
+L1Loss = module_class("L1Loss", get("mae"), "torch.nn.L1Loss")
+MSELoss = module_class("MSELoss", get("mse"), "torch.nn.MSELoss")
+RMSELoss = module_class("RMSELoss", get("rmse"))
+MeanBiasError = module_class("MeanBiasError", get("mean_bias_error"))
+HuberLoss = module_class("HuberLoss", get("huber"), "torch.nn.HuberLoss")
+SmoothL1Loss = module_class("SmoothL1Loss", get("smooth_l1"), "torch.nn.SmoothL1Loss")
+PseudoHuberLoss = module_class("PseudoHuberLoss", get("pseudo_huber"))
+LogCoshLoss = module_class("LogCoshLoss", get("log_cosh"))
+QuantileLoss = module_class("QuantileLoss", get("quantile"))
+PoissonNLLLoss = module_class("PoissonNLLLoss", get("poisson_nll"), "torch.nn.PoissonNLLLoss")
+GaussianNLLLoss = module_class("GaussianNLLLoss", get("gaussian_nll"), "torch.nn.GaussianNLLLoss")
+BCELoss = module_class("BCELoss", get("binary_cross_entropy"), "torch.nn.BCELoss")
+BCEWithLogitsLoss = module_class(
+    "BCEWithLogitsLoss", get("binary_cross_entropy_with_logits"), "torch.nn.BCEWithLogitsLoss"
 )
-BalancedCrossEntropyLoss = _module(
-    "BalancedCrossEntropyLoss", classification.balanced_cross_entropy
-)
-FocalLoss = _module("FocalLoss", classification.focal_loss)
-HingeLoss = _module("HingeLoss", margin.hinge)
-SquaredHingeLoss = _module("SquaredHingeLoss", margin.squared_hinge)
-LogisticLoss = _module("LogisticLoss", margin.logistic_loss, "torch.nn.SoftMarginLoss")
+BalancedCrossEntropyLoss = module_class("BalancedCrossEntropyLoss", get("balanced_cross_entropy"))
+FocalLoss = module_class("FocalLoss", get("focal_loss"))
+HingeLoss = module_class("HingeLoss", get("hinge"))
+SquaredHingeLoss = module_class("SquaredHingeLoss", get("squared_hinge"))
+LogisticLoss = module_class("LogisticLoss", get("logistic_loss"), "torch.nn.SoftMarginLoss")
 SoftMarginLoss = LogisticLoss
-ExponentialLoss = _module("ExponentialLoss", margin.exponential_loss)
-ZeroOneLoss = _module("ZeroOneLoss", margin.zero_one_loss)
+ExponentialLoss = module_class("ExponentialLoss", get("exponential_loss"))
+ZeroOneLoss = module_class("ZeroOneLoss", get("zero_one_loss"))
 
+#: the module class of every registered loss, by loss name
 MODULES: dict[str, type[LossModule]] = {
     cls.loss.name: cls
     for cls in (
@@ -162,6 +216,7 @@ MODULES: dict[str, type[LossModule]] = {
         BCEWithLogitsLoss,
         BalancedCrossEntropyLoss,
         FocalLoss,
+        CrossEntropyLoss,
         HingeLoss,
         SquaredHingeLoss,
         LogisticLoss,
@@ -173,14 +228,13 @@ MODULES: dict[str, type[LossModule]] = {
 
 def module_for(name: str, **kwargs: Any) -> LossModule:
     """An ``nn.Module`` for any registered loss name or alias: ``module_for("huber", delta=2)``."""
-    from .._registry import get
-
     return MODULES[get(name).name](**kwargs)
 
 
 __all__ = [
     "MODULES",
     "LossModule",
+    "module_class",
     "module_for",
     *sorted(c.__name__ for c in MODULES.values()),
     "SoftMarginLoss",

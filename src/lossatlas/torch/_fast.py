@@ -1,17 +1,22 @@
-"""Fast paths for torch tensors, proven equal to the array-API definitions by the tests.
+"""Fast paths for torch tensors, registered with the core and proven equal to the definitions.
 
 Composed array-API code costs 2-10x a native kernel on torch in eager mode, because every op
 allocates a temporary and autograd saves several. So, on torch tensors:
 
-1. where torch has a native kernel that computes the same loss, call it;
-2. for losses with a long composed form (``CLOSED_FORM``), run the loss's own ``_value`` /
-   ``_grad`` kernels inside an ``autograd.Function`` that saves only the inputs (and, for
-   "mean"/"sum", reduces inside the Function so no per-element output is kept); short formulas
-   (hinge, exponential ...) are faster composed and stay so;
-3. the focal loss has a dedicated Function (it is the one loss whose composed form is long).
+1. where torch has a native kernel that computes the same loss to a few ulps over the whole
+   input range, it is called (``F.huber_loss``, ``F.mse_loss`` ...); a kernel that is exact
+   only on part of the range runs there and declines elsewhere (``F.binary_cross_entropy``
+   clamps p(1 - p) at 1e-12 in its backward, so it runs for p in [2e-12, 1 - 2e-12]);
+2. losses whose composed form is long get an ``autograd.Function`` that runs the loss's own
+   value kernel and backpropagates its analytic gradient, saving only the inputs;
+3. the logit cross entropies, the focal loss and the softmax cross entropy have Functions of
+   their own, written for accuracy first: torch's native ``binary_cross_entropy_with_logits``
+   gives 0 instead of 1.1e-7 at x = -16, y = 0 in float32, and its ``log_softmax`` gives 0
+   instead of 4e-9 for a confident right answer; these keep every loss exact to a few ulps.
 
-A fast path returns None when it does not apply (gradients wanted for the target or an array
-parameter, empty input, a non-finite native result), and the caller runs the composed code.
+Each fast path returns the unreduced loss (the core's one reducer reduces it) or None where it
+does not apply; the core then runs the definition. This module registers them when the core
+first meets a torch tensor.
 """
 
 from __future__ import annotations
@@ -22,152 +27,184 @@ import array_api_compat.torch as xp
 import torch
 import torch.nn.functional as F
 
+from .._backends import register
 from .._config import config
-from .._reduce import reduce_loss
+from .._reduce import Unreduced
 
 Tensor = torch.Tensor
+#: past this, softplus(x) = x to the last bit even in float64 (exp(-40) < 2**-53 / 40)
+SOFTPLUS_THRESHOLD = 40.0
 
 
 def _needs_grad(value: Any) -> bool:
     return isinstance(value, Tensor) and value.requires_grad
 
 
-def _native_reduction(weight: Any, reduction: str) -> str:
-    if weight is None and reduction in ("mean", "sum"):
-        return reduction
-    if weight is None and reduction == "sum_by_nonzero_weights":
-        return "mean"
-    return "none"
-
-
-def _finish(name: str, out: Tensor, weight: Any, reduction: str, native: str) -> Tensor:
-    if native != "none" or (reduction == "none" and weight is None):
-        return out
-    return reduce_loss(xp, out, weight, reduction, function=name)
+def _finite_or_none(values: Tensor) -> Unreduced | None:
+    """The values, or None where the native kernel gave NaN (0 * inf at an infinite input,
+    where the definition gives the limit)."""
+    return None if bool(torch.isnan(values).any()) else Unreduced(values)
 
 
 # ---- 1. native kernels ------------------------------------------------------------------------
-def _l1(pred, target, r, p):
-    return F.l1_loss(pred, target, reduction=r)
+def _mae(loss: Any, call: Any) -> Unreduced:
+    """F.l1_loss: |r|, with the subgradient 0 at r = 0 as the definition."""
+    pred, target = call.arrays()
+    return Unreduced(F.l1_loss(pred, target, reduction="none"))
 
 
-def _mse(pred, target, r, p):
-    return F.mse_loss(pred, target, reduction=r)
+def _mse(loss: Any, call: Any) -> Unreduced:
+    """F.mse_loss: r^2."""
+    pred, target = call.arrays()
+    return Unreduced(F.mse_loss(pred, target, reduction="none"))
 
 
-def _huber(pred, target, r, p):
-    return F.huber_loss(pred, target, reduction=r, delta=p["delta"])
+def _huber(loss: Any, call: Any) -> Unreduced:
+    """F.huber_loss: the same branches, and the limits +-delta of the gradient at |r| = inf."""
+    pred, target = call.arrays()
+    return Unreduced(F.huber_loss(pred, target, reduction="none", delta=call.params["delta"]))
 
 
-def _smooth_l1(pred, target, r, p):
-    return F.smooth_l1_loss(pred, target, reduction=r, beta=p["beta"])
+def _smooth_l1(loss: Any, call: Any) -> Unreduced:
+    """F.smooth_l1_loss."""
+    pred, target = call.arrays()
+    return Unreduced(F.smooth_l1_loss(pred, target, reduction="none", beta=call.params["beta"]))
 
 
-def _poisson(pred, target, r, p):
-    if not p["log_input"] and p["eps"] == 0:  # torch: 0 * log(0) = NaN where pred = target = 0
-        return None
-    return F.poisson_nll_loss(
-        pred, target, log_input=p["log_input"], full=p["full"], eps=p["eps"], reduction=r
+def _poisson(loss: Any, call: Any) -> Unreduced | None:
+    """F.poisson_nll_loss, where it is not NaN (it is at pred = -inf with a zero count, at
+    pred = +inf, and at a zero rate and count with eps = 0: 0 * inf)."""
+    pred, target = call.arrays()
+    p = call.params
+    out = F.poisson_nll_loss(
+        pred, target, log_input=p["log_input"], full=p["full"], eps=p["eps"], reduction="none"
     )
+    return _finite_or_none(out)
 
 
-def _gaussian(pred, target, r, p):
+def _gaussian(loss: Any, call: Any) -> Unreduced | None:
+    """F.gaussian_nll_loss, where it is finite (it squares r before dividing, which overflows
+    at r = 1e30 in float32) and var needs no gradient (torch passes it through its clamp, the
+    definition stops it there); torch also raises on a negative variance, which only the value
+    checks rule out."""
+    pred, target = call.arrays()
+    p = call.params
     var = p["var"]
-    # torch passes the gradient through its clamp (ours stops it), and raises on a negative
-    # variance, which only the value checks rule out
     if var.requires_grad or not config.check_values:
         return None
-    return F.gaussian_nll_loss(
-        pred, target, var.expand_as(pred), full=p["full"], eps=p["eps"], reduction=r
+    out = F.gaussian_nll_loss(
+        pred, target, var.expand_as(pred), full=p["full"], eps=p["eps"], reduction="none"
     )
+    return Unreduced(out) if bool(torch.isfinite(out).all()) else None
 
 
-def _bce(pred, target, r, p):
-    # The composed definition answers where torch's kernel would differ from it: a target that
-    # needs a gradient (torch has none), unchecked values (torch raises on targets outside
-    # [0, 1] and on NaN), eps clipping (torch's double backward through the clamp differs from
-    # the clipped Hessian), and p exactly 0 or 1 (torch's backward is (p - y) / 1e-12 there,
-    # where the clamped log has slope 0).
-    if target.requires_grad or not config.check_values or p["eps"] is not None:
+def _bce(loss: Any, call: Any) -> Unreduced | None:
+    """F.binary_cross_entropy for p in [2e-12, 1 - 2e-12]: there it equals the definition
+    (it takes log1p(-p) and clamps each log at -100); outside, its backward divides by
+    max(p(1 - p), 1e-12) and gives 0.1 instead of 1 at p = 1e-13. Also declined: a target that
+    needs a gradient (torch has none), unchecked values (torch raises on targets outside
+    [0, 1]) and eps clipping (not torch's)."""
+    pred, target = call.arrays()
+    if target.requires_grad or not config.check_values or call.params["eps"] is not None:
         return None
     lo, hi = pred.detach().aminmax()
-    if not (lo > 0 and hi < 1):
+    if not (lo >= 2e-12 and hi <= 1 - 2e-12):
         return None
-    return F.binary_cross_entropy(pred, target, reduction=r)
+    return Unreduced(F.binary_cross_entropy(pred, target, reduction="none"))
 
 
-def _bce_logits(pred, target, r, p):
-    if _needs_grad(p["pos_weight"]):  # torch has no derivative for pos_weight
-        return None
-    smoothing = p["label_smoothing"]
-    if smoothing:
-        target = target * (1.0 - smoothing) + 0.5 * smoothing
-    out = F.binary_cross_entropy_with_logits(pred, target, pos_weight=p["pos_weight"], reduction=r)
-    # torch returns NaN for infinite logits (0 * inf); the composed definition gives the limit
-    if not bool(torch.isfinite(out).all()):
-        return None
-    return out
-
-
-def _logistic(pred, target, r, p):
-    # threshold 40: past it softplus(x) = x exactly even in float64 (exp(-40) < 2**-53 / 40)
+def _logistic(loss: Any, call: Any) -> Unreduced:
+    """softplus(-y f) with torch's native softplus (exact: see SOFTPLUS_THRESHOLD);
+    F.soft_margin_loss computes log1p(exp(-y f)), inf past a margin of -88 in float32."""
+    pred, target = call.arrays()
     margin = torch.where(target == 0, -pred, target * pred)
-    out = F.softplus(margin.neg_(), threshold=40.0)
-    return out if r == "none" else out.sum() if r == "sum" else out.mean()
+    return Unreduced(F.softplus(margin.neg_(), threshold=SOFTPLUS_THRESHOLD))
 
 
-NATIVE = {
-    "mae": _l1,
-    "mse": _mse,
-    "huber": _huber,
-    "smooth_l1": _smooth_l1,
-    "poisson_nll": _poisson,
-    "gaussian_nll": _gaussian,
-    "binary_cross_entropy": _bce,
-    "binary_cross_entropy_with_logits": _bce_logits,
-    "logistic_loss": _logistic,
-}
-
-# Losses whose composed form is long enough that a closed-form backward pays (measured with
-# benchmarks/bench_torch.py); short ones (hinge, exponential ...) are faster composed.
-CLOSED_FORM = {"log_cosh", "pseudo_huber", "quantile", "balanced_cross_entropy"}
-
-
-# ---- 2. closed-form backward for every other elementwise loss ---------------------------------
+# ---- 2. closed-form backward for losses with a long composed form ----------------------------
 class _ClosedForm(torch.autograd.Function):
     """Forward with the loss's value kernel, backward with its analytic gradient kernel.
 
-    Saves only pred and target. ``mode`` "sum"/"mean" reduces inside, so the per-element loss
-    is freed at once. The backward is written in differentiable torch ops, so double backward
-    (Hessian-vector products) works and equals the analytic ``hess``.
+    Saves only pred and target. The backward is written in differentiable torch ops, so
+    double backward (Hessian-vector products) works and equals the analytic ``hess``.
     """
 
     @staticmethod
-    def forward(ctx, pred, target, loss, params, mode):
+    def forward(ctx, pred, target, loss, params):
         ctx.save_for_backward(pred, target)
-        ctx.loss, ctx.params, ctx.mode = loss, params, mode
-        value = loss._value(xp, pred, target, **params)
-        if mode == "none":
-            return value
-        total = value.sum()
-        return total / max(pred.numel(), 1) if mode == "mean" else total
+        ctx.loss, ctx.params = loss, params
+        return loss.value_kernel(xp, pred, target, **params)
 
     @staticmethod
     def backward(ctx, grad_out):
         pred, target = ctx.saved_tensors
-        grad = ctx.loss._grad(xp, pred, target, **ctx.params)
-        if ctx.mode == "mean":
-            grad_out = grad_out / max(pred.numel(), 1)
-        return grad * grad_out, None, None, None, None
+        grad = ctx.loss.grad_kernel(xp, pred, target, **ctx.params)
+        return grad * grad_out, None, None, None
 
 
-def _closed_form(loss, pred, target, weight, reduction, params):
-    mode = "none" if weight is not None else _native_reduction(None, reduction)
-    out = _ClosedForm.apply(pred, target, loss, params, mode)
-    return _finish(loss.name, out, weight, reduction, mode)
+def _closed_form(loss: Any, call: Any) -> Unreduced | None:
+    """The loss's own kernels inside an autograd.Function (bitwise the definition's value;
+    its analytic gradient), for losses whose composed form is long: log-cosh, pseudo-Huber,
+    quantile and balanced cross entropy (measured in benchmarks/bench_torch.py)."""
+    pred, target = call.arrays()
+    if target.requires_grad or any(_needs_grad(v) for v in call.params.values()):
+        return None
+    return Unreduced(_ClosedForm.apply(pred, target, loss, call.params))
 
 
-# ---- 3. focal loss ------------------------------------------------------------------------------
+# ---- 3. logit cross entropies -------------------------------------------------------------------
+class _LogitCrossEntropy(torch.autograd.Function):
+    """pos * softplus(-x) + neg * softplus(x), with grad neg * sigmoid(x) - pos * sigmoid(-x).
+
+    Saves x and the coefficients; the backward is in differentiable ops (double backward
+    works)."""
+
+    @staticmethod
+    def forward(ctx, x, pos, neg):
+        ctx.save_for_backward(x, pos, neg)
+        m = torch.where(pos >= neg, x, -x)
+        values = F.softplus(-m, threshold=SOFTPLUS_THRESHOLD).mul_(pos + neg)
+        return values.addcmul_(torch.minimum(pos, neg), m)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, pos, neg = ctx.saved_tensors
+        grad = neg * torch.sigmoid(x) - pos * torch.sigmoid(-x)
+        return grad * grad_out, None, None
+
+
+def _logit_coefficients(target: Tensor, pos_weight: Any, smoothing: float) -> tuple[Any, Any]:
+    y = target if not smoothing else target * (1.0 - smoothing) + 0.5 * smoothing
+    pos = y if pos_weight is None else pos_weight * y
+    return pos, 1.0 - y
+
+
+def _bce_logits(loss: Any, call: Any) -> Unreduced | None:
+    """Binary cross entropy on logits, exact to a few ulps for every logit (torch's native
+    kernel is not where the loss is small); NaN (an infinite logit: 0 * inf) declines."""
+    pred, target = call.arrays()
+    p = call.params
+    if target.requires_grad or _needs_grad(p["pos_weight"]):
+        return None
+    pos, neg = _logit_coefficients(target, p["pos_weight"], p["label_smoothing"])
+    pos, neg = torch.broadcast_tensors(pos, neg)
+    return _finite_or_none(_LogitCrossEntropy.apply(pred, pos, neg))
+
+
+def _balanced_logits(loss: Any, call: Any) -> Unreduced | None:
+    """Balanced cross entropy: on logits the logit cross entropy's Function with coefficients
+    beta y and (1 - beta)(1 - y); on probabilities the closed form."""
+    pred, target = call.arrays()
+    p = call.params
+    if not p["from_logits"]:
+        return _closed_form(loss, call)
+    if target.requires_grad:
+        return None
+    beta = p["beta"]
+    return _finite_or_none(_LogitCrossEntropy.apply(pred, beta * target, (1 - beta) * (1 - target)))
+
+
+# ---- 4. focal loss --------------------------------------------------------------------------
 def _apply_alpha_(t: Tensor, y: Tensor, alpha: float | None) -> Tensor:
     """t *= alpha_t = alpha y + (1 - alpha)(1 - y), in place (no extra full-size tensor)."""
     if alpha is None:
@@ -183,19 +220,22 @@ def _focal_forward(
 ) -> tuple[Tensor, Tensor | None]:
     """Per-element focal loss and, if asked, its derivative, sharing every intermediate.
 
-    In-place throughout: at most four full-size temporaries live at once (the composed formula
-    keeps about ten for autograd). 1 - p_t = (1-y) sigmoid(x) + y sigmoid(-x) is formed from
-    both sigmoids, so it has no cancellation where it is tiny.
+    In-place where possible (the composed formula keeps about ten temporaries for autograd).
+    1 - p_t = (1-y) sigmoid(x) + y sigmoid(-x) is formed from both sigmoids, and the cross
+    entropy per label, softplus(-m) + min(y, 1 - y) m with m = +-x, so neither cancels
+    where it is tiny (softplus(x) - x y does, for a confident positive).
     """
     s = torch.sigmoid(x)
-    s_neg = x.neg().sigmoid_()
+    s_neg = torch.sigmoid(-x)
     u = (s_neg - s).mul_(y).add_(s)  # 1 - p_t
     grad = None
     if with_grad:
         grad = (s_neg * y).mul_(-2.0).add_(u)  # d ce / dx = sigmoid(x) - y, without cancellation
     q = s.mul_(s_neg)  # becomes q = (1 - 2y) sigmoid(x) sigmoid(-x) / (1 - p_t)
     del s_neg
-    ce = F.softplus(x).addcmul_(x, y, value=-1.0)  # softplus(x) - x y
+    m = torch.where(y >= 0.5, x, -x)
+    ce = F.softplus(-m, threshold=SOFTPLUS_THRESHOLD).addcmul_(torch.minimum(y, 1.0 - y), m)
+    del m
     if gamma != 0 and with_grad:
         q.div_(u).masked_fill_(u == 0, 1.0)  # the limit where 1 - p_t underflows
         q.addcmul_(q, y, value=-2.0).mul_(ce)
@@ -215,59 +255,163 @@ def _focal_forward(
 
 class _FocalLogits(torch.autograd.Function):
     """Binary focal loss on logits. The forward computes the gradient alongside the loss and
-    saves it, so the backward is one multiplication; a double backward (create_graph=True) uses
-    the differentiable closed form of the core instead."""
+    saves it, so the backward is one multiplication; a double backward (create_graph=True)
+    uses the differentiable closed form of the core instead."""
 
     @staticmethod
-    def forward(ctx, x, y, loss, params, mode):
-        loss_values, grad = _focal_forward(
+    def forward(ctx, x, y, loss, params):
+        values, grad = _focal_forward(
             x, y, params["alpha"], params["gamma"], ctx.needs_input_grad[0]
         )
         ctx.save_for_backward(x, y, grad)
-        ctx.loss, ctx.params, ctx.mode = loss, params, mode
-        if mode == "none":
-            return loss_values
-        total = loss_values.sum()
-        return total / max(x.numel(), 1) if mode == "mean" else total
+        ctx.loss, ctx.params = loss, params
+        return values
 
     @staticmethod
     def backward(ctx, grad_out):
         x, y, grad = ctx.saved_tensors
-        if ctx.mode == "mean":
-            grad_out = grad_out / max(x.numel(), 1)
         if torch.is_grad_enabled():
-            grad = ctx.loss._grad(xp, x, y, **ctx.params)
-        return grad * grad_out, None, None, None, None
+            grad = ctx.loss.grad_kernel(xp, x, y, **ctx.params)
+        return grad * grad_out, None, None, None
 
 
-def _focal(loss, pred, target, weight, reduction, params):
-    if not params["from_logits"]:
+def _focal(loss: Any, call: Any) -> Unreduced | None:
+    """The focal loss on logits (probabilities: the definition). Infinite logits decline: the
+    definition gives the limit there, value and gradient."""
+    pred, target = call.arrays()
+    if not call.params["from_logits"] or target.requires_grad:
         return None
-    mode = "none" if weight is not None else _native_reduction(None, reduction)
-    out = _FocalLogits.apply(pred, target, loss, params, mode)
-    if not bool(torch.isfinite(out).all()):  # infinite logits: the composed form gives the limit
+    values = _FocalLogits.apply(pred, target, loss, call.params)
+    return Unreduced(values) if bool(torch.isfinite(values).all()) else None
+
+
+# ---- 5. softmax cross entropy -------------------------------------------------------------------
+class _SoftmaxCrossEntropy(torch.autograd.Function):
+    """Softmax cross entropy of index targets along dim ``d``: per sample
+    ``(1 - s) w_y nll_y + (s / C) sum_c w_c nll_c`` with nll = logsumexp(z) - z, 0 where the
+    target is ignored (``valid`` is 0).
+
+    nll_y = log1p(T) - (z_y - m) with m = max z and T the sum of exp(z - m) over every class
+    but the largest: exact where the loss is tiny (torch's log_softmax rounds 1 + T first).
+    Saves the logits (which the caller holds anyway) and a few numbers per sample; the
+    backward writes the gradient into one tensor, the target entry through expm1(-nll_y).
+    """
+
+    @staticmethod
+    def forward(ctx, z, label, d, class_weight, valid, smoothing, exact):
+        ctx.exact = exact
+        n = z.shape[d]
+        top, at = z.max(dim=d, keepdim=True)
+        shifted = torch.sub(z, top)
+        spread = None
+        if smoothing:  # sum_c w_c (z_c - m) <= 0: added to W log_s, no cancellation
+            weighted = shifted if class_weight is None else shifted * _along(class_weight, d, z)
+            spread = weighted.sum(dim=d, keepdim=True)
+        rest = shifted.exp_().scatter_(d, at, 0.0).sum(dim=d, keepdim=True)
+        del shifted
+        log_s = torch.log1p(rest)
+        index = label.unsqueeze(d)
+        nll_y = log_s - (z.gather(d, index) - top)
+        w_y = None if class_weight is None else class_weight[label].unsqueeze(d)
+        values = nll_y * (1.0 - smoothing) if smoothing else nll_y.clone()
+        if w_y is not None:
+            values.mul_(w_y)
+        if smoothing:
+            total_w = float(n) if class_weight is None else class_weight.sum()
+            values.add_((total_w * log_s - spread) * (smoothing / n))
+        if valid is not None:
+            values.mul_(valid.unsqueeze(d))
+        extra = [t for t in (w_y, valid, class_weight) if t is not None]
+        ctx.save_for_backward(z, index, top + log_s, nll_y, *extra)
+        ctx.layout = (d, w_y is not None, valid is not None, class_weight is not None, smoothing)
+        return values.squeeze(d)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        z, index, lse, nll_y, *extra = ctx.saved_tensors
+        d, has_w_y, has_valid, has_weight, s = ctx.layout
+        if torch.is_grad_enabled():  # a double backward: the core's differentiable gradient
+            return ctx.exact(z) * grad_out.unsqueeze(d), None, None, None, None, None, None
+        w_y = extra.pop(0) if has_w_y else None
+        valid = extra.pop(0) if has_valid else None
+        class_weight = extra.pop(0) if has_weight else None
+        n = z.shape[d]
+        g = grad_out.unsqueeze(d)
+        if valid is not None:
+            g = g * valid.unsqueeze(d)
+        # a_c = w_c ((1 - s) [c = y] + s / n) and A = sum_c a_c: grad = A p - a
+        unit = 1.0 if w_y is None else w_y
+        a_y = (1.0 - s + s / n) * unit
+        total = (1.0 - s) * unit
+        if s:
+            total = total + (s / n) * (float(n) if class_weight is None else class_weight.sum())
+        grad = torch.sub(z, lse).exp_()
+        p_y = grad.gather(d, index)
+        exact_y = a_y * torch.expm1(-nll_y) + (total - a_y) * p_y  # A p_y - a_y, exactly
+        grad.mul_(total)
+        if s:
+            grad.sub_((s / n) * (1.0 if class_weight is None else _along(class_weight, d, z)))
+        grad.scatter_(d, index, exact_y)
+        return grad.mul_(g), None, None, None, None, None, None
+
+
+def _along(vector: Tensor, d: int, like: Tensor) -> Tensor:
+    """A per-class vector shaped to broadcast along dim ``d`` of ``like``."""
+    shape = [1] * like.ndim
+    shape[d] = vector.shape[0]
+    return vector.reshape(shape)
+
+
+def _cross_entropy(loss: Any, call: Any) -> Unreduced | None:
+    """Softmax cross entropy of logits with index targets (probability targets and
+    from_logits=False: the definition). Declines where the definition takes a limit: a +inf
+    logit, a row with every class -inf, or a -inf logit with label smoothing (a masked class
+    gets no smoothing mass)."""
+    logits, target = call.arrays()
+    p = call.params
+    weight = p["class_weight"]
+    if not p["from_logits"] or torch.is_floating_point(target) or _needs_grad(weight):
         return None
-    return _finish(loss.name, out, weight, reduction, mode)
-
-
-SPECIAL = {"focal_loss": _focal}
-
-
-# ---- dispatch -----------------------------------------------------------------------------------
-def fast_forward(loss, pred, target, weight, reduction, params) -> Tensor | None:
-    """The loss computed by a fast path, or None to fall back to the composed definition."""
-    if pred.numel() == 0 or not loss.spec.elementwise:
+    # the class axis back where the caller had it: a view, and reductions along it are fast
+    d = call.axis if call.axis is not None else logits.ndim - 1
+    z = torch.movedim(logits, -1, d) if d != logits.ndim - 1 else logits
+    if not bool(torch.isfinite(z.detach().amax(dim=d)).all()):
         return None
-    native = NATIVE.get(loss.name)
-    if native is not None:
-        mode = _native_reduction(weight, reduction)
-        out = native(pred, target, mode, params)
-        return None if out is None else _finish(loss.name, out, weight, reduction, mode)
-    if target.requires_grad or any(_needs_grad(v) for v in params.values()):
+    smoothing = p["label_smoothing"]
+    if smoothing and bool(torch.isneginf(z.detach()).any()):
         return None
-    special = SPECIAL.get(loss.name)
-    if special is not None:
-        return special(loss, pred, target, weight, reduction, params)
-    if loss.name in CLOSED_FORM:
-        return _closed_form(loss, pred, target, weight, reduction, params)
-    return None
+    ignore = p["ignore_index"]
+    valid = None if ignore is None else target != ignore
+    label = target if valid is None else torch.where(valid, target, 0)
+
+    def exact(z: Tensor) -> Tensor:
+        """The analytic gradient in differentiable ops, for create_graph=True."""
+        return loss.grad(z, target, axis=d, **{k: v for k, v in p.items() if k != "axis"})
+
+    values = _SoftmaxCrossEntropy.apply(
+        z, label, d, weight, None if valid is None else valid.to(z.dtype), smoothing, exact
+    )
+    implicit = None if weight is None else weight[label]
+    if valid is not None:
+        implicit = valid.to(values.dtype) if implicit is None else implicit * valid
+    return Unreduced(values, implicit)
+
+
+for _name, _run in {
+    "mae": _mae,
+    "mse": _mse,
+    "huber": _huber,
+    "smooth_l1": _smooth_l1,
+    "poisson_nll": _poisson,
+    "gaussian_nll": _gaussian,
+    "binary_cross_entropy": _bce,
+    "binary_cross_entropy_with_logits": _bce_logits,
+    "logistic_loss": _logistic,
+    "log_cosh": _closed_form,
+    "pseudo_huber": _closed_form,
+    "quantile": _closed_form,
+    "balanced_cross_entropy": _balanced_logits,
+    "focal_loss": _focal,
+    "cross_entropy": _cross_entropy,
+}.items():
+    register("torch", _name, _run)

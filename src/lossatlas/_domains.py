@@ -1,0 +1,157 @@
+"""Input domains as objects: what an input may hold, how it is checked, sampled and made safe.
+
+A domain is named on each :class:`~lossatlas._spec.Input` of a loss. The same object drives the
+value checks (``check``), the random inputs of the generic tests (``sample``), the special
+values of the edge tests (``edges``), the value put in place of an element that a zero weight
+masks out (``safe``) and the docs (``description``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._validate import check_class_indices, check_interval, check_members, check_sums_to_one
+
+#: per floating dtype: (largest finite, smallest normal, smallest subnormal, 1 - ulp(1)/2)
+FLOAT_FACTS: dict[str, tuple[float, float, float, float]] = {
+    "float16": (65504.0, 2.0**-14, 2.0**-24, 1.0 - 2.0**-11),
+    "bfloat16": (3.3895313892515355e38, 2.0**-126, 2.0**-133, 1.0 - 2.0**-8),
+    "float32": (3.4028234663852886e38, 2.0**-126, 2.0**-149, 1.0 - 2.0**-24),
+    "float64": (1.7976931348623157e308, 2.0**-1022, 5e-324, 1.0 - 2.0**-53),
+}
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What one input (or the variable of a probe) may hold.
+
+    Attributes:
+        name: the key used in specs ("real", "probability", "class_index", ...).
+        description: one line for the docs.
+        low, high: the range of values; ``low_open`` excludes the lower end.
+        members: a finite set of allowed values (sign labels), checked instead of the range.
+        index: integer class indices in [0, C): never cast to float, never differentiated.
+        simplex: the values along the last (class) axis also sum to 1.
+        safe: a value inside the domain, put where a zero weight masks an element out, so
+            that nothing computed from the masked element is NaN or infinite.
+    """
+
+    name: str
+    description: str
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    members: tuple[float, ...] | None = None
+    index: bool = False
+    simplex: bool = False
+    safe: float = 0.0
+
+    def check(self, function: str, argument: str, xp: Any, x: Any, **context: Any) -> None:
+        """Raise :class:`LossInputError` if a value of ``x`` lies outside the domain.
+
+        An index domain reads ``n_classes`` and ``ignore_index`` from ``context``. Skipped when
+        value checks are off, under JAX tracing and on arrays without values (torch's meta).
+        """
+        if self.index:
+            check_class_indices(
+                function, argument, xp, x, context["n_classes"], context.get("ignore_index")
+            )
+        elif self.members is not None:
+            check_members(function, argument, xp, x, self.members)
+        elif self.low > -math.inf or self.high < math.inf:
+            check_interval(function, argument, xp, x, self.low, self.high, low_open=self.low_open)
+            if self.simplex:
+                check_sums_to_one(function, argument, xp, x)
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...], **context: Any) -> Any:
+        """Random valid values as a NumPy array: float64, or int64 for an index domain."""
+        if self.index:
+            return rng.integers(0, context["n_classes"], size=shape)
+        if self.simplex:
+            raw = rng.gamma(1.0, size=shape) + 0.05
+            return raw / raw.sum(axis=-1, keepdims=True)
+        return _SAMPLERS[self.name](rng, shape)
+
+    def edges(self, dtype: str) -> tuple[float, ...]:
+        """Special values in ``dtype`` for the edge tests: both ends of the domain (exact 0 and
+        1 for probabilities, +-inf for unbounded ones), the largest magnitudes that exist in
+        ``dtype`` among 1e4, 1e30 and 1e300, and the smallest normal and subnormal numbers."""
+        if self.members is not None:
+            return tuple(sorted(set(self.members)))
+        big, tiny, sub, below_one = FLOAT_FACTS[dtype]
+        magnitudes = [v for v in (1e4, 1e30, 1e300) if v <= big]
+        values: set[float] = set()
+        if self.high == math.inf:
+            values |= {math.inf, *magnitudes, 1.0}
+        if self.low == -math.inf:
+            values |= {-math.inf, *(-m for m in magnitudes), -1.0, -tiny, -sub}
+        if self.low <= 0.0 <= self.high and not (self.low == 0.0 and self.low_open):
+            values.add(0.0)
+        if self.low < tiny and self.high > tiny:
+            values |= {sub, tiny}
+        if self.high == 1.0:
+            values |= {0.5, below_one, 1.0}
+        return tuple(sorted(values))
+
+    def range_text(self) -> str:
+        """The allowed values as an interval or a set, for messages and docs."""
+        if self.members is not None:
+            return "{" + ", ".join(f"{m:g}" for m in self.members) + "}"
+        left = "(" if self.low_open or self.low == -math.inf else "["
+        right = ")" if self.high == math.inf else "]"
+        return f"{left}{self.low:g}, {self.high:g}{right}"
+
+
+def _counts_and_rates(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Non-negative values: whole counts (zeros included) mixed with positive rates."""
+    counts = rng.poisson(2.0, size=shape).astype(np.float64)
+    return np.where(rng.random(shape) < 0.5, counts, np.abs(rng.normal(size=shape)) * 2.0 + 0.1)
+
+
+_SAMPLERS = {
+    "real": lambda rng, shape: rng.normal(size=shape) * 3.0,
+    "logit": lambda rng, shape: rng.normal(size=shape) * 3.0,
+    "probability": lambda rng, shape: rng.uniform(0.01, 0.99, size=shape),
+    "positive": lambda rng, shape: np.abs(rng.normal(size=shape)) * 2.0 + 0.1,
+    "nonnegative": _counts_and_rates,
+    # hard 0/1 labels and soft labels mixed
+    "binary": lambda rng, shape: np.where(
+        rng.random(shape) < 0.5,
+        rng.integers(0, 2, size=shape).astype(np.float64),
+        rng.uniform(0.0, 1.0, size=shape),
+    ),
+    "sign": lambda rng, shape: rng.choice(np.array([-1.0, 1.0]), size=shape),
+}
+
+DOMAINS: dict[str, Domain] = {
+    d.name: d
+    for d in (
+        Domain("real", "any real number"),
+        Domain("logit", "any real number (a logit, the input of a sigmoid or a softmax)"),
+        Domain("probability", "a probability in [0, 1]", low=0.0, high=1.0, safe=0.5),
+        Domain("positive", "a positive number", low=0.0, low_open=True, safe=1.0),
+        Domain("nonnegative", "a number >= 0 (a rate, a count, a variance)", low=0.0, safe=1.0),
+        Domain("binary", "a label in [0, 1] (hard 0/1 or soft)", low=0.0, high=1.0),
+        Domain("sign", "a label in {-1, 1} (0 is read as -1)", members=(-1.0, 0.0, 1.0), safe=1.0),
+        Domain("class_index", "an integer class index in [0, C), or ignore_index", index=True),
+        Domain(
+            "simplex",
+            "class probabilities: values in [0, 1] that sum to 1 along the class axis",
+            low=0.0,
+            high=1.0,
+            simplex=True,
+        ),
+    )
+}
+
+
+def domain(name: str) -> Domain:
+    """The domain called ``name``."""
+    try:
+        return DOMAINS[name]
+    except KeyError:
+        raise ValueError(f"unknown domain {name!r}; known: {sorted(DOMAINS)}") from None
