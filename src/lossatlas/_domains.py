@@ -78,23 +78,27 @@ class Domain:
 
     def edges(self, dtype: str) -> tuple[float, ...]:
         """Special values in ``dtype`` for the edge tests: both ends of the domain (exact 0 and
-        1 for probabilities, +-inf for unbounded ones), the largest magnitudes that exist in
-        ``dtype`` among 1e4, 1e30 and 1e300, and the smallest normal and subnormal numbers."""
+        1 for probabilities, +-inf for unbounded ones), the magnitudes 1e4, 1e30 and 1e300
+        where ``dtype`` has them, confident logits (12, 16, 40), small values where losses
+        are tiny (1e-7, 1e-3), and the smallest normal and subnormal numbers. Each value is
+        exact in ``dtype`` after rounding there (the caller rounds)."""
         if self.members is not None:
             return tuple(sorted(set(self.members)))
         big, tiny, sub, below_one = FLOAT_FACTS[dtype]
-        magnitudes = [v for v in (1e4, 1e30, 1e300) if v <= big]
+        magnitudes = [v for v in (1.0, 12.0, 16.0, 40.0, 1e4, 1e30, 1e300) if v <= big]
+        small = [sub, tiny, 1e-7, 1e-3]
         values: set[float] = set()
         if self.high == math.inf:
-            values |= {math.inf, *magnitudes, 1.0}
+            values |= {math.inf, *magnitudes}
         if self.low == -math.inf:
-            values |= {-math.inf, *(-m for m in magnitudes), -1.0, -tiny, -sub}
+            values |= {-math.inf, *(-m for m in magnitudes), *(-v for v in small)}
         if self.low <= 0.0 <= self.high and not (self.low == 0.0 and self.low_open):
             values.add(0.0)
         if self.low < tiny and self.high > tiny:
-            values |= {sub, tiny}
+            values |= set(small)
         if self.high == 1.0:
-            values |= {0.5, below_one, 1.0}
+            values |= {0.5, 1.0 - 1e-3, below_one, 1.0}
+            values -= {v for v in magnitudes if v > 1.0}
         return tuple(sorted(values))
 
     def range_text(self) -> str:

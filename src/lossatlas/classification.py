@@ -35,9 +35,19 @@ def _logit_ce(xp: Any, x: Any, pos: Any, neg: Any) -> Any:
     return times_finite(xp, pos, softplus(xp, -x)) + times_finite(xp, neg, softplus(xp, x))
 
 
+def _logit_ce_slope(xp: Any, x: Any, s: Any, s_neg: Any, pos: Any, neg: Any) -> Any:
+    """neg * sigmoid(x) - pos * sigmoid(-x), the logit cross entropy's derivative. For
+    |x| < 1 it is written (neg - pos)/2 + (neg + pos) tanh(x/2)/2, which is exact where the
+    two terms cancel at x = 0 (a soft label with pos = neg, y = 0.5: the difference of the
+    sigmoids loses every digit of tanh(x/2) ~ x/2 there)."""
+    near = (x < 1) & (x > -1)
+    t = xp.tanh(0.5 * where0(xp, near, x))
+    return xp.where(near, 0.5 * (neg - pos) + 0.5 * (neg + pos) * t, neg * s - pos * s_neg)
+
+
 def _logit_ce_grad(xp: Any, x: Any, pos: Any, neg: Any) -> Any:
     s, s_neg = sigmoid_pair(xp, x)
-    return neg * s - pos * s_neg
+    return _logit_ce_slope(xp, x, s, s_neg, pos, neg)
 
 
 def _logit_ce_hess(xp: Any, x: Any, pos: Any, neg: Any) -> Any:
@@ -80,25 +90,28 @@ def _prob_ce(xp: Any, p: Any, pos: Any, neg: Any, eps: float | None) -> Any:
     return -(pos * log_p + neg * log_q)
 
 
-def _inverses(xp: Any, p: Any, eps: float | None) -> tuple[Any, Any]:
-    """(1/p, 1/(1-p)) where the log is live, 0 where it is clamped or clipped; 1/p of a
-    subnormal p is inf, which a zero coefficient must not turn into NaN (``times_finite``)."""
-    _, _, live_p, live_q = _prob_logs(xp, p, eps)
-    pc = _clip(xp, p, eps)
+def _over(xp: Any, coef: Any, p: Any, live: Any, power: int) -> Any:
+    """coef / p**power where the log of p is live (not clamped or clipped), else 0: divided
+    step by step (coef / p / p), so neither 1/p nor p*p overflows or underflows on the way
+    (1 / 9e-41 is inf in float32, while 1e-3 / 9e-41 = 1.1e37 is not)."""
     one = const(xp, 1.0, p)
-    inv_p = where0(xp, live_p, one / xp.where(live_p, pc, one))
-    inv_q = where0(xp, live_q, one / xp.where(live_q, 1.0 - pc, one))
-    return inv_p, inv_q
+    safe = xp.where(live, p, one)
+    out = coef / safe
+    if power == 2:
+        out = out / safe
+    return where0(xp, live, out)
 
 
 def _prob_ce_grad(xp: Any, p: Any, pos: Any, neg: Any, eps: float | None) -> Any:
-    inv_p, inv_q = _inverses(xp, p, eps)
-    return times_finite(xp, neg, inv_q) - times_finite(xp, pos, inv_p)
+    _, _, live_p, live_q = _prob_logs(xp, p, eps)
+    pc = _clip(xp, p, eps)
+    return _over(xp, neg, 1.0 - pc, live_q, 1) - _over(xp, pos, pc, live_p, 1)
 
 
 def _prob_ce_hess(xp: Any, p: Any, pos: Any, neg: Any, eps: float | None) -> Any:
-    inv_p, inv_q = _inverses(xp, p, eps)
-    return times_finite(xp, pos, inv_p * inv_p) + times_finite(xp, neg, inv_q * inv_q)
+    _, _, live_p, live_q = _prob_logs(xp, p, eps)
+    pc = _clip(xp, p, eps)
+    return _over(xp, pos, pc, live_p, 2) + _over(xp, neg, 1.0 - pc, live_q, 2)
 
 
 #: With eps the probabilities are clipped to [eps, 1 - eps]: the loss is then at most
@@ -455,11 +468,25 @@ class FocalLoss(ElementwiseLoss):
             log_or_neg_inf(xp, y) + log_sigmoid(xp, -x),
         )
 
+    def _modulator_logit(self, xp: Any, x: Any, y: Any, gamma: float, log_u: Any) -> Any:
+        """(1 - p_t)^gamma. As a power of 1 - p_t = (1-y) sigmoid(x) + y sigmoid(-x) where
+        that is above 1e-8 (a few ulps; exp(gamma log u) would lose 2 gamma |log u| of them),
+        as exp(gamma log(1 - p_t)) below, where the power's derivative would overflow for
+        gamma < 1 (each side sees only its own inputs)."""
+        s, s_neg = sigmoid_pair(xp, x)
+        u = (1.0 - y) * s + y * s_neg
+        big = u > const(xp, 1e-8, u)
+        direct = xp.where(big, u, const(xp, 1.0, u)) ** gamma
+        return xp.where(big, direct, xp.exp(gamma * where0(xp, ~big, log_u)))
+
     def _logit_parts(self, xp: Any, x: Any, y: Any, gamma: float) -> tuple[Any, Any, Any]:
         """(cross entropy, (1-p_t)^gamma, q = (d(1-p_t)/dx) / (1-p_t)), all finite."""
         ce = _logit_ce(xp, x, y, 1.0 - y)
         log_u = self._log_one_minus_pt(xp, x, y)
-        modulator = xp.ones_like(x) if gamma == 0 else xp.exp(gamma * log_u)
+        if gamma == 0:
+            modulator = xp.ones_like(x)
+        else:
+            modulator = self._modulator_logit(xp, x, y, gamma, log_u)
         c = 1.0 - 2.0 * y
         empty = log_u == -math.inf
         safe_log_u = xp.where(empty, const(xp, 0.0, log_u), log_u)
@@ -475,7 +502,7 @@ class FocalLoss(ElementwiseLoss):
         sigmoid(x), sigmoid(-x)); grad = weight * (gamma q ce + d ce / dx)."""
         ce, g, q = self._logit_parts(xp, x, y, gamma)
         s, s_neg = sigmoid_pair(xp, x)
-        d_ce = (1.0 - y) * s - y * s_neg  # _logit_ce_grad with this sigmoid pair
+        d_ce = _logit_ce_slope(xp, x, s, s_neg, y, 1.0 - y)  # _logit_ce_grad, this pair
         return a_t * g, q, times_finite(xp, q, ce), d_ce, s, s_neg
 
     @staticmethod
@@ -513,7 +540,8 @@ class FocalLoss(ElementwiseLoss):
             infinite = xp.isinf(pred)
             x = where0(xp, ~infinite, pred)
             ce = _logit_ce(xp, x, y, 1.0 - y)
-            modulator = xp.exp(gamma * self._log_one_minus_pt(xp, x, y))
+            log_u = self._log_one_minus_pt(xp, x, y)
+            modulator = self._modulator_logit(xp, x, y, gamma, log_u)
             finite = times_finite(xp, a_t * modulator, ce)
             slope = a_t * xp.where(pred > 0, (1.0 - y) ** (gamma + 1.0), -(y ** (gamma + 1.0)))
             return xp.where(infinite, times_finite(xp, slope, pred), finite)
@@ -553,9 +581,12 @@ class FocalLoss(ElementwiseLoss):
         if from_logits:
             weight, _, q_ce, d_ce, _, _ = self._logit_pieces(xp, pred, y, a_t, gamma)
             return weight * (gamma * q_ce + d_ce)
-        u, c, ce, d_ce, _ = self._prob_parts(xp, pred, y, eps)
-        g = u**gamma
-        return a_t * (gamma * c * self._pow_times(xp, u, gamma - 1.0, ce) + g * d_ce)
+        u, c, ce = self._prob_parts(xp, pred, y, eps)
+        # the modulator multiplies the coefficients of d ce/dp before its divisions by p and
+        # 1 - p: y / p alone overflows float32 at a subnormal p where u^gamma y / p does not
+        g = self._pow(xp, u, gamma)
+        d_term = _prob_ce_grad(xp, pred, g * y, g * (1.0 - y), eps)
+        return a_t * (gamma * c * self._pow(xp, u, gamma - 1.0) * ce + d_term)
 
     def _hess(
         self,
@@ -573,12 +604,17 @@ class FocalLoss(ElementwiseLoss):
         if from_logits:
             weight, q, q_ce, d_ce, s, s_neg = self._logit_pieces(xp, pred, y, a_t, gamma)
             return weight * self._logit_hess_factor(gamma, q, q_ce, d_ce, s, s_neg, s * s_neg)
-        u, c, ce, d_ce, dd_ce = self._prob_parts(xp, pred, y, eps)
-        return a_t * (
-            gamma * (gamma - 1.0) * c * c * self._pow_times(xp, u, gamma - 2.0, ce)
-            + 2.0 * gamma * c * self._pow_times(xp, u, gamma - 1.0, d_ce)
-            + u**gamma * dd_ce
-        )
+        u, c, ce = self._prob_parts(xp, pred, y, eps)
+        g, g1 = self._pow(xp, u, gamma), 2.0 * gamma * c * self._pow(xp, u, gamma - 1.0)
+        # u^gamma d2ce/dp2 + g1 dce/dp, its terms in 1/p grouped as y (g/p - g1) / p (and
+        # in 1/(1-p) likewise): apart, y g / p^2 and -y g1 / p are inf - inf at a tiny p
+        _, _, live_p, live_q = _prob_logs(xp, pred, eps)
+        pc = _clip(xp, pred, eps)
+        inner_p = _over(xp, g, pc, live_p, 1) - g1
+        inner_q = _over(xp, g, 1.0 - pc, live_q, 1) + g1
+        singular = _over(xp, y * inner_p, pc, live_p, 1)
+        singular = singular + _over(xp, (1.0 - y) * inner_q, 1.0 - pc, live_q, 1)
+        return a_t * (gamma * (gamma - 1.0) * c * c * self._pow(xp, u, gamma - 2.0) * ce + singular)
 
     def _boosting_hess(
         self,
@@ -622,21 +658,15 @@ class FocalLoss(ElementwiseLoss):
         if eps is not None:
             inside = (p >= const(xp, eps, p)) & (p <= const(xp, 1.0 - eps, p))
             c = xp.where(inside, c, const(xp, 0.0, c))
-        return (
-            u,
-            c,
-            _prob_ce(xp, p, y, 1.0 - y, eps),
-            _prob_ce_grad(xp, p, y, 1.0 - y, eps),
-            _prob_ce_hess(xp, p, y, 1.0 - y, eps),
-        )
+        return u, c, _prob_ce(xp, p, y, 1.0 - y, eps)
 
-    def _pow_times(self, xp: Any, u: Any, power: float, factor: Any) -> Any:
-        """u**power * factor; where u == 0 (p == y) it is ``factor`` for power 0 (u**0 = 1)
-        and 0 otherwise, which drops the singular terms of gamma < 1 at that point."""
+    def _pow(self, xp: Any, u: Any, power: float) -> Any:
+        """u**power; where u == 0 (p == y) it is 1 for power 0 and 0 otherwise, which drops
+        the singular terms of gamma < 1 at that point."""
         positive = u > 0
         safe = xp.where(positive, u, const(xp, 1.0, u))
-        at_zero = factor if power == 0 else const(xp, 0.0, u)
-        return xp.where(positive, safe**power * factor, at_zero)
+        at_zero = const(xp, 1.0 if power == 0 else 0.0, u)
+        return xp.where(positive, safe**power, at_zero)
 
 
 binary_cross_entropy = register(BinaryCrossEntropy())

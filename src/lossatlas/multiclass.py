@@ -15,7 +15,7 @@ from ._probes import margin_probe
 from ._reduce import Unreduced
 from ._registry import register
 from ._spec import BoostingHessian, Input, LossSpec, Param, Properties, Variant
-from ._xp import const, device, log_or_neg_inf, times_finite, where0
+from ._xp import const, device, times_finite, where0
 
 
 def _onehot(xp: Any, index: Any, n: int, like: Any) -> Any:
@@ -201,7 +201,7 @@ class CrossEntropy(AxisLoss):
     def _coefficients(
         self,
         xp: Any,
-        nll: Any,
+        scores: Any,
         masked: Any,
         target: Any,
         class_weight: Any,
@@ -215,18 +215,20 @@ class CrossEntropy(AxisLoss):
         that is not the target). For index targets the implicit weight is w[y], 0 where
         ignored (None without weights or ignored samples); for probability targets it and the
         one-hot are None."""
-        n = nll.shape[-1]
+        n = scores.shape[-1]
         if xp.isdtype(target.dtype, "integral"):
             valid = None if ignore_index is None else target != ignore_index
             label = target if valid is None else xp.where(valid, target, const(xp, 0, target))
-            onehot = _onehot(xp, label[..., None], n, nll)
-            y = xp.astype(onehot, nll.dtype)
+            onehot = _onehot(xp, label[..., None], n, scores)
+            y = xp.astype(onehot, scores.dtype)
             implicit = None
             if class_weight is not None:
                 implicit = _class_weight(xp, class_weight, label)
             if valid is not None:
                 implicit = (
-                    xp.astype(valid, nll.dtype) if implicit is None else where0(xp, valid, implicit)
+                    xp.astype(valid, scores.dtype)
+                    if implicit is None
+                    else where0(xp, valid, implicit)
                 )
             wanted = onehot
         else:
@@ -234,7 +236,7 @@ class CrossEntropy(AxisLoss):
             wanted = target > 0
         if label_smoothing:
             unmasked = ~masked | wanted
-            k = xp.sum(xp.astype(unmasked, nll.dtype), axis=-1, keepdims=True)
+            k = xp.sum(xp.astype(unmasked, scores.dtype), axis=-1, keepdims=True)
             uniform = where0(xp, unmasked, 1.0 / xp.where(k == 0, const(xp, 1.0, k), k))
             y = (1.0 - label_smoothing) * y + label_smoothing * uniform
         a = y if class_weight is None else class_weight * y
@@ -256,12 +258,18 @@ class CrossEntropy(AxisLoss):
         if from_logits:
             parts = _SoftmaxParts(xp, logits)
             nll, masked = parts.nll, parts.masked
-        else:
-            parts, nll, masked = None, -log_or_neg_inf(xp, logits), logits == 0
+            a, total, implicit, onehot = self._coefficients(
+                xp, nll, masked, target, class_weight, ignore_index, label_smoothing
+            )
+            return nll, parts, a, total, implicit, onehot
+        # probabilities: -log p where a class carries target mass; elsewhere the log of 1 (the
+        # coefficient is 0), so that a probability of 0 on a target class gives an infinite
+        # loss and gradient while one on another class gives 0 and no NaN under autodiff
         a, total, implicit, onehot = self._coefficients(
-            xp, nll, masked, target, class_weight, ignore_index, label_smoothing
+            xp, logits, logits == 0, target, class_weight, ignore_index, label_smoothing
         )
-        return nll, parts, a, total, implicit, onehot
+        safe = xp.where(a > 0, logits, const(xp, 1.0, logits))
+        return -xp.log(safe), None, a, total, implicit, onehot
 
     # ---- kernels ----------------------------------------------------------------------------
     def _unreduced(

@@ -676,7 +676,8 @@ class PoissonNLL(ElementwiseLoss):
             "tensorflow": "tf.nn.log_poisson_loss",
             "paddle": "paddle.nn.PoissonNLLLoss",
         },
-        derivative_notes="log_input: grad = exp(pred) - y, hess = exp(pred); "
+        derivative_notes="log_input: grad = exp(pred) - y (as y expm1(pred - log y)), "
+        "hess = exp(pred); "
         "else grad = 1 - y/(pred+eps), hess = y/(pred+eps)^2.",
         when_to_use="Count data (events, visits, photons) where the variance grows with the mean.",
         showcase=({"log_input": True}, {"log_input": False}),
@@ -715,7 +716,12 @@ class PoissonNLL(ElementwiseLoss):
         self, xp: Any, pred: Any, target: Any, *, log_input: bool, full: bool, eps: float
     ) -> Any:
         if log_input:
-            return xp.exp(pred) - target
+            # exp(x) - y as y expm1(x - log y): exact near the minimum x = log y, where the
+            # difference cancels (x = 1e-7, y = 1: exp(x) - 1 loses half the digits)
+            counts = target > 0
+            log_y = xp.log(xp.where(counts, target, const(xp, 1.0, target)))
+            near = target * xp.expm1(pred - log_y)
+            return xp.where(counts, near, xp.exp(pred))
         return 1.0 - self._target_over_rate(xp, pred, target, eps, 1)
 
     def _hess(

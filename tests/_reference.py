@@ -1,0 +1,240 @@
+"""Reference definitions of every registered loss in mpmath, for the edge tests.
+
+Each is written independently of the library, from the formula its docstring states, in the
+plainest form: no log1p, no branch for stability, nothing clever; run at 60 significant digits
+they give the true value of the definition at the exact (dtype-rounded) inputs. Conventions
+that are part of a definition are kept (PyTorch's clamp of each log at -100 in binary cross
+entropy, the clip of probabilities to [eps, 1 - eps], 0 * log 0 = 0, a -inf logit on a class
+that is not the target being a masked class).
+
+``ELEMENTWISE[name](x, y, **params)``: the loss of one element (pred x, target y).
+``AXIS[name](z, y, **params)``: the loss of one sample (a list of scores z, a class index or a
+list of probabilities y).
+
+A loss registered without a reference here fails ``test_every_loss_has_a_reference``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import mpmath as mp
+
+mp.mp.dps = 60
+
+INF = mp.inf
+LOG_FLOOR = -100
+
+
+def _clamped_log(v: Any) -> Any:
+    """max(log v, -100), PyTorch's convention; log 0 = -inf is clamped too."""
+    if v <= 0:
+        return mp.mpf(LOG_FLOOR)
+    return max(mp.log(v), mp.mpf(LOG_FLOOR))
+
+
+def _clip(p: Any, eps: float | None) -> Any:
+    if eps is None:
+        return p
+    return min(max(p, mp.mpf(eps)), 1 - mp.mpf(eps))
+
+
+def _xlogy(a: Any, b: Any) -> Any:
+    """a log b with 0 log 0 = 0."""
+    return mp.mpf(0) if a == 0 else a * mp.log(b)
+
+
+def _times(a: Any, b: Any) -> Any:
+    """a * b with 0 * inf = 0 (a vanishing coefficient)."""
+    return mp.mpf(0) if a == 0 else a * b
+
+
+def _softplus(x: Any) -> Any:
+    return mp.log(1 + mp.exp(x))
+
+
+def _sign_label(y: Any) -> Any:
+    return mp.mpf(-1) if y == 0 else y
+
+
+# ---- regression -------------------------------------------------------------------------------
+def mae(x, y):
+    return abs(x - y)
+
+
+def mse(x, y):
+    return (x - y) ** 2
+
+
+def mean_bias_error(x, y):
+    return x - y
+
+
+def huber(x, y, *, delta):
+    r = abs(x - y)
+    return r**2 / 2 if r < delta else delta * (r - mp.mpf(delta) / 2)
+
+
+def smooth_l1(x, y, *, beta):
+    r = abs(x - y)
+    if beta == 0:
+        return r
+    return r**2 / (2 * mp.mpf(beta)) if r < beta else r - mp.mpf(beta) / 2
+
+
+def pseudo_huber(x, y, *, delta):
+    d = mp.mpf(delta)
+    return d**2 * (mp.sqrt(1 + ((x - y) / d) ** 2) - 1)
+
+
+def log_cosh(x, y):
+    return mp.log(mp.cosh(x - y))
+
+
+def quantile(x, y, *, q):
+    d = y - x
+    return max(q * d, (q - 1) * d)
+
+
+def poisson_nll(x, y, *, log_input, full, eps):
+    if log_input:
+        loss = mp.exp(x) - _times(y, x)
+    else:
+        loss = x - _xlogy(y, x + eps) if y != 0 else x
+    if full and y > 1:
+        loss += y * mp.log(y) - y + mp.log(2 * mp.pi * y) / 2
+    return loss
+
+
+def gaussian_nll(x, y, *, var, full, eps):
+    v = max(mp.mpf(var), mp.mpf(eps))
+    loss = (mp.log(v) + (x - y) ** 2 / v) / 2
+    return loss + mp.log(2 * mp.pi) / 2 if full else loss
+
+
+# ---- binary classification ----------------------------------------------------------------------
+def _prob_ce(p, pos, neg, eps):
+    """-(pos log p + neg log(1 - p)): clamped logs (eps None) or clipped p."""
+    if eps is None:
+        return -(_times(pos, _clamped_log(p)) + _times(neg, _clamped_log(1 - p)))
+    pc = _clip(p, eps)
+    return -(_times(pos, mp.log(pc)) + _times(neg, mp.log(1 - pc)))
+
+
+def binary_cross_entropy(p, y, *, eps):
+    return _prob_ce(p, y, 1 - y, eps)
+
+
+def binary_cross_entropy_with_logits(x, y, *, pos_weight, label_smoothing):
+    s = mp.mpf(label_smoothing)
+    y = y * (1 - s) + s / 2
+    w = 1 if pos_weight is None else mp.mpf(pos_weight)
+    return _times(w * y, _softplus(-x)) + _times(1 - y, _softplus(x))
+
+
+def balanced_cross_entropy(x, y, *, beta, from_logits, eps):
+    pos, neg = beta * y, (1 - mp.mpf(beta)) * (1 - y)
+    if from_logits:
+        return _times(pos, _softplus(-x)) + _times(neg, _softplus(x))
+    return _prob_ce(x, pos, neg, eps)
+
+
+def focal_loss(x, y, *, alpha, gamma, from_logits, eps):
+    a_t = 1 if alpha is None else alpha * y + (1 - mp.mpf(alpha)) * (1 - y)
+    if from_logits:
+        p = 1 / (1 + mp.exp(-x))
+        ce = _times(y, _softplus(-x)) + _times(1 - y, _softplus(x))
+    else:
+        p = _clip(x, eps)
+        ce = _prob_ce(x, y, 1 - y, eps)
+    u = p * (1 - y) + (1 - p) * y  # 1 - p_t
+    modulator = mp.mpf(1) if gamma == 0 else (mp.mpf(0) if u == 0 else u**gamma)
+    return _times(a_t * modulator, ce)
+
+
+# ---- margins --------------------------------------------------------------------------------
+def hinge(x, y):
+    return max(mp.mpf(0), 1 - _sign_label(y) * x)
+
+
+def squared_hinge(x, y):
+    return max(mp.mpf(0), 1 - _sign_label(y) * x) ** 2
+
+
+def logistic_loss(x, y):
+    return _softplus(-_sign_label(y) * x)
+
+
+def exponential_loss(x, y):
+    return mp.exp(-_sign_label(y) * x)
+
+
+def zero_one_loss(x, y):
+    return mp.mpf(1) if _sign_label(y) * x <= 0 else mp.mpf(0)
+
+
+# ---- over a class axis --------------------------------------------------------------------------
+def cross_entropy(z, y, *, class_weight, ignore_index, label_smoothing, from_logits):
+    """-sum_c w_c y'_c log softmax(z)_c; y' = (1 - s) y + s / K over the K unmasked classes
+    (a class is masked where its logit is -inf, or its probability 0, and it is not the
+    target); an ignored index gives 0. On probabilities log p_c itself."""
+    n = len(z)
+    if isinstance(y, int):
+        if ignore_index is not None and y == ignore_index:
+            return mp.mpf(0)
+        target = [mp.mpf(1) if c == y else mp.mpf(0) for c in range(n)]
+    else:
+        target = [mp.mpf(v) for v in y]
+    if from_logits:
+        masked = [z[c] == -INF and target[c] == 0 for c in range(n)]
+        top = max(z)
+        if top == INF:  # the limit: uniform over the +inf classes
+            logp = [mp.log(mp.mpf(1) / sum(v == INF for v in z)) if v == INF else -INF for v in z]
+        else:
+            lse = top + mp.log(mp.fsum(mp.exp(v - top) for v in z))
+            logp = [v - lse for v in z]
+    else:
+        masked = [z[c] == 0 and target[c] == 0 for c in range(n)]
+        logp = [mp.log(v) if v > 0 else -INF for v in z]
+    s = mp.mpf(label_smoothing)
+    if s:
+        k = n - sum(masked)
+        target = [(1 - s) * t + (0 if m else s / k) for t, m in zip(target, masked, strict=True)]
+    w = [mp.mpf(1)] * n if class_weight is None else [mp.mpf(v) for v in class_weight]
+    return -mp.fsum(_times(w[c] * target[c], logp[c]) for c in range(n))
+
+
+ELEMENTWISE: dict[str, Callable[..., Any]] = {
+    f.__name__: f
+    for f in (
+        mae,
+        mse,
+        mean_bias_error,
+        huber,
+        smooth_l1,
+        pseudo_huber,
+        log_cosh,
+        quantile,
+        poisson_nll,
+        gaussian_nll,
+        binary_cross_entropy,
+        binary_cross_entropy_with_logits,
+        balanced_cross_entropy,
+        focal_loss,
+        hinge,
+        squared_hinge,
+        logistic_loss,
+        exponential_loss,
+        zero_one_loss,
+    )
+}
+AXIS: dict[str, Callable[..., Any]] = {"cross_entropy": cross_entropy}
+
+
+def rmse(pred: list[Any], target: list[Any]) -> Any:
+    """sqrt(mean((pred - target)^2)) of a whole batch."""
+    return mp.sqrt(mp.fsum((p - t) ** 2 for p, t in zip(pred, target, strict=True)) / len(pred))
+
+
+BATCH: dict[str, Callable[..., Any]] = {"rmse": rmse}

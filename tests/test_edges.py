@@ -1,0 +1,565 @@
+"""The generic edge suite: every registered loss, on every backend and dtype, at the edges of
+its domains, against an independent reference computed by mpmath at 60 digits.
+
+Inputs come from the declared domains (``Domain.edges``: +-inf, +-1e30 and other large
+values, confident logits, tiny and subnormal values, probabilities of exactly 0 and 1) and the
+declared kinks; an elementwise loss gets every pred edge against every target edge, a loss over
+a class axis gets each edge value in the true class and in another class. A loss registered
+later is covered by registering it (and writing its reference in ``_reference.py``).
+
+The stated tolerance, for a result r of a reference value f in a dtype of unit roundoff u:
+
+    |r - f| <= K ulp(f) + K u * cond,   cond = sum_i |x_i| |df/dx_i|
+
+over the differentiable inputs x_i: K ulps of the true value, plus what a backward-stable
+evaluation may lose where the loss is ill-conditioned in its inputs (for the derivatives cond
+uses the next derivative). K is 4 for values and 8 for derivatives in float32 and float64; in
+float16 and bfloat16, which compute in float32 and round once, the result is within 1 ulp of
+the half-precision value. Where the reference is beyond the dtype's range the result is the
+infinity; at an infinite input the reference is the limit and cond is 0. At a kink the
+gradient lies between the one-sided derivatives (the documented subgradient); the second
+derivative is only required to be finite there.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import _inputs as I
+import _reference as R
+import mpmath as mp
+import numpy as np
+import pytest
+import torch
+
+import lossatlas
+from lossatlas._domains import DOMAINS, FLOAT_FACTS
+
+K_VALUE = 4
+K_DERIVATIVE = 8
+UNIT = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11, "bfloat16": 2.0**-8}
+MANTISSA = {"float64": 52, "float32": 23, "float16": 10, "bfloat16": 7}
+EXPONENT_MIN = {"float64": -1022, "float32": -126, "float16": -14, "bfloat16": -126}
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+BACKENDS = {
+    "float64": ("numpy", "torch", "jax", "array_api_strict"),
+    "float32": ("numpy", "torch", "jax", "array_api_strict"),
+    "float16": ("numpy", "torch", "jax"),  # array-api-strict has the standard's dtypes only
+    "bfloat16": ("torch", "jax"),  # NumPy has no bfloat16
+}
+TARGET_EDGES = {
+    "real": (0.0, 1.5, -2.25, 1e4),
+    "binary": (0.0, 1.0, 0.5, 0.25, 1e-3),
+    "sign": (-1.0, 0.0, 1.0),
+    "nonnegative": (0.0, 0.5, 1.0, 3.0, 1e4),
+}
+LARGE = (mp.mpf(10) ** 40, mp.mpf(10) ** 80)  # an infinite input is the limit along these
+
+
+def round_to(values: Any, dtype: str) -> np.ndarray:
+    """Values rounded to ``dtype`` and back to float64 (exact)."""
+    values = np.asarray(values, dtype=np.float64)
+    if dtype == "bfloat16":
+        return torch.from_numpy(values).to(torch.bfloat16).to(torch.float64).numpy()
+    with np.errstate(over="ignore"):
+        return values.astype(dtype).astype(np.float64)
+
+
+def ulp(value: float, dtype: str) -> float:
+    """The spacing of ``dtype`` at |value| (the smallest subnormal below the normal range)."""
+    if not math.isfinite(value) or value == 0:
+        return 2.0 ** (EXPONENT_MIN[dtype] - MANTISSA[dtype])
+    exponent = max(math.frexp(abs(value))[1] - 1, EXPONENT_MIN[dtype])
+    return 2.0 ** (exponent - MANTISSA[dtype])
+
+
+# ---- references: value, derivatives and conditioning, by finite differences at 60 digits ------
+def _diffs(f: Any, x: Any, lower: Any, upper: Any) -> dict[str, Any]:
+    """f(x) with its first and second derivative, the third for conditioning, and the
+    one-sided first and second derivatives (a kink is where they differ), by finite
+    differences with steps of 1e-20 |x| (1e-12 |x| for the third; 1e-60 at x = 0). The
+    working precision grows until the differences keep 30 digits after their cancellation
+    (a derivative of 1e-308 next to a value of 1 needs hundreds). At an end of the domain only
+    one-sided differences into it are used."""
+    scale = abs(x) if x != 0 else mp.mpf(10) ** -40
+    for end in (lower, upper):  # near an end of the domain (p = 1 - 1e-16) steps stay inside
+        if end is not None:  # at the end itself the smallest steps (a log clamped below e^-100)
+            scale = min(scale, abs(x - end)) if x != end else mp.mpf(10) ** -40
+    h, h3 = scale * mp.mpf(10) ** -20, scale * mp.mpf(10) ** -12
+    # second differences lose 2 log10(M / h) digits and third ones 3 log10(M / h3), for M the
+    # scale on which the function varies (|x|, at least 1); 40 are left
+    m = max(abs(x), mp.mpf(1))
+    digits = 40 + int(max(2 * mp.log10(m / h), 3 * mp.log10(m / h3)))
+    at_end, side = x == lower or x == upper, 1 if x == lower else -1
+    while True:
+        with mp.workdps(digits):
+            out = _differences(f, x, h, h3, at_end, side)
+            spread, f0 = abs(out["spread"]), abs(out["value"])
+            enough = spread > f0 * mp.mpf(10) ** (30 - digits)
+            if not mp.isfinite(f0) or enough or (spread == 0 and _flat(f, x, h, at_end, side)):
+                return out
+        if digits > 4000:
+            return out
+        digits *= 2
+
+
+def _noise(f0: Any, h: Any, x: Any, slope: Any, third: Any) -> dict[str, Any]:
+    """What the first and second differences may be off by: the rounding of the values and
+    of the points x + k h themselves (|x| times the slope) at the working precision, and the
+    truncation error of second-order differences (h^2 and h times the third derivative)."""
+    unit = (abs(f0) + abs(x) * abs(slope)) * mp.mpf(10) ** -mp.mp.dps
+    third = abs(third) if mp.isfinite(third) else mp.mpf(0)
+    return {"noise1": 8 * unit / h + h**2 * third, "noise2": 32 * unit / h**2 + h * third}
+
+
+def _flat(f: Any, x: Any, h: Any, at_end: bool, side: int) -> bool:
+    """f is constant around x (a hinge past its margin, a clamped log): equal values at a
+    distance of 1e-3 max(|x|, 1), so more precision would not reveal a slope."""
+    far = max(abs(x), mp.mpf(1)) * mp.mpf(10) ** -3
+    ends = [f(x + side * far)] if at_end else [f(x + far), f(x - far)]
+    return all(v == f(x) for v in ends)
+
+
+def _differences(f: Any, x: Any, h: Any, h3: Any, at_end: bool, s: int) -> dict[str, Any]:
+    f0 = f(x)
+    if at_end:  # one-sided, second order, into the domain
+        f1, f2, f3 = f(x + s * h), f(x + 2 * s * h), f(x + 3 * s * h)
+        g = s * (-3 * f0 + 4 * f1 - f2) / (2 * h)
+        hess = (2 * f0 - 5 * f1 + 4 * f2 - f3) / h**2
+        t1, t2, t3 = f(x + s * h3), f(x + 2 * s * h3), f(x + 3 * s * h3)
+        third = s * (-f0 + 3 * t1 - 3 * t2 + t3) / h3**3
+        return {
+            "value": f0, "grad": g, "hess": hess, "third": third, "left": g, "right": g,
+            "left2": hess, "right2": hess, "spread": f1 - f0, **_noise(f0, h, x, g, third),
+        }  # fmt: skip
+    fp, fm = f(x + h), f(x - h)
+    fp2, fm2, fp3, fm3 = f(x + 2 * h), f(x - 2 * h), f(x + 3 * h), f(x - 3 * h)
+    third = (f(x + 2 * h3) - 2 * f(x + h3) + 2 * f(x - h3) - f(x - 2 * h3)) / (2 * h3**3)
+    return {
+        "value": f0,
+        "grad": (fp - fm) / (2 * h),
+        "hess": (fp - 2 * f0 + fm) / h**2,
+        "third": third,
+        "left": (3 * f0 - 4 * fm + fm2) / (2 * h),
+        "right": (-3 * f0 + 4 * fp - fp2) / (2 * h),
+        "left2": (2 * f0 - 5 * fm + 4 * fm2 - fm3) / h**2,
+        "right2": (2 * f0 - 5 * fp + 4 * fp2 - fp3) / h**2,
+        "spread": max(abs(fp - f0), abs(fm - f0)),
+        **_noise(f0, h, x, (fp - fm) / (2 * h), third),
+    }
+
+
+def _limit(f: Any, sign: int) -> dict[str, Any]:
+    """The value and derivatives of f at sign * inf: their values at sign * 1e80, or an
+    infinity where they are still growing between 1e40 and 1e80."""
+    near, far = (_diffs(f, sign * big, None, None) for big in LARGE)
+    out = {}
+    for key in ("value", "grad", "hess"):
+        a, b = near[key], far[key]
+        if abs(b) > 10 * abs(a) + 1:
+            out[key] = mp.inf if b > 0 else -mp.inf
+        else:
+            out[key] = b
+    out["left"] = out["right"] = out["grad"]
+    out["left2"] = out["right2"] = out["hess"]
+    out["noise1"] = out["noise2"] = mp.mpf(0)
+    out["third"] = mp.mpf(0)
+    return out
+
+
+@dataclass
+class Reference:
+    value: np.ndarray  # per sample
+    value_cond: np.ndarray
+    grad: np.ndarray  # the first input's shape
+    grad_low: np.ndarray  # the one-sided derivatives: the subdifferential at a kink
+    grad_high: np.ndarray
+    grad_cond: np.ndarray
+    grad_noise: np.ndarray  # the reference's own rounding, at its working precision
+    hess: np.ndarray
+    hess_low: np.ndarray  # the one-sided second derivatives
+    hess_high: np.ndarray
+    hess_cond: np.ndarray
+    hess_noise: np.ndarray
+    kink: np.ndarray  # where the one-sided first derivatives differ
+    hess_kink: np.ndarray  # where the one-sided second derivatives differ
+    infinite: np.ndarray  # an infinite differentiable input
+
+
+def _as_float(v: Any) -> float:
+    if mp.isnan(v):
+        return math.nan
+    if mp.isinf(v):
+        return math.inf if v > 0 else -math.inf
+    return float(v)
+
+
+def elementwise_reference(loss: Any, params: dict[str, Any], pred, target) -> Reference:
+    f0 = R.ELEMENTWISE[loss.name]
+    domain = DOMAINS[loss.spec.domain_of("pred", params)]
+    lower = mp.mpf(domain.low) if domain.low > -math.inf else None
+    upper = mp.mpf(domain.high) if domain.high < math.inf else None
+    rows = []
+    for x, y in zip(pred, target, strict=True):
+        f = functools.partial(_call, f0, y=mp.mpf(y), params=params)
+        if math.isinf(x):
+            d = _limit(f, 1 if x > 0 else -1)
+        else:
+            d = _diffs(f, mp.mpf(x), lower, upper)
+        rows.append((d, x))
+    return _collect(rows, elementwise=True)
+
+
+def _call(f: Any, x: Any, *, y: Any, params: dict[str, Any]) -> Any:
+    return f(x, y, **params)
+
+
+def _collect(rows: list[tuple[dict[str, Any], float]], elementwise: bool) -> Reference:
+    def arr(key: str) -> np.ndarray:
+        return np.array([_as_float(d[key]) for d, _ in rows])
+
+    x = np.abs(np.array([x for _, x in rows]))
+    x = np.where(np.isinf(x), 0.0, x)
+    grad, hess, third = arr("grad"), arr("hess"), arr("third")
+    left, right, left2, right2 = arr("left"), arr("right"), arr("left2"), arr("right2")
+    noise1, noise2 = arr("noise1"), arr("noise2")
+    kink = _differ(left, right, noise1)
+    hess_kink = kink | _differ(left2, right2, noise2)
+    return Reference(
+        value=arr("value"),
+        value_cond=x * np.abs(grad),
+        grad=grad,
+        grad_low=np.minimum(left, right),
+        grad_high=np.maximum(left, right),
+        grad_cond=x * np.abs(hess),
+        grad_noise=noise1,
+        hess=hess,
+        hess_low=np.minimum(left2, right2),
+        hess_high=np.maximum(left2, right2),
+        hess_cond=x * np.abs(third),
+        hess_noise=noise2,
+        kink=kink,
+        hess_kink=hess_kink,
+        infinite=np.array([math.isinf(v) for _, v in rows]),
+    )
+
+
+def _differ(a: np.ndarray, b: np.ndarray, noise: Any = 1e-300) -> np.ndarray:
+    """One-sided derivatives that differ by more than their rounding: a kink."""
+    with np.errstate(invalid="ignore"):
+        return ~np.isclose(a, b, rtol=1e-9, atol=noise + 1e-300) & np.isfinite(a + b)
+
+
+def axis_reference(loss: Any, params: dict[str, Any], logits, target) -> Reference:
+    """Per sample and class: the value, the partial derivative and the diagonal second
+    derivative with respect to each logit (the others held), by finite differences."""
+    f0 = R.AXIS[loss.name]
+    n, c = logits.shape
+    values, conds = np.zeros(n), np.zeros(n)
+    keys = ("grad", "low", "high", "gcond", "hess", "hcond", "n1", "n2")
+    out = {k: np.zeros((n, c)) for k in keys}
+    kink, infinite = np.zeros((n, c), bool), np.zeros((n, c), bool)
+    domain = DOMAINS[loss.spec.domain_of("logits", params)]
+    lower = mp.mpf(domain.low) if domain.low > -math.inf else None
+    upper = mp.mpf(domain.high) if domain.high < math.inf else None
+    for i in range(n):
+        z = [mp.mpf(v) for v in logits[i]]
+        y = int(target[i])
+        values[i] = _as_float(f0(z, y, **params))
+        hess_row = []
+        for k in range(c):
+            if math.isinf(logits[i, k]):
+                infinite[i, k] = True
+                out["grad"][i, k] = out["low"][i, k] = out["high"][i, k] = math.nan
+                out["hess"][i, k] = math.nan
+                hess_row.append(0.0)
+                continue
+
+            def f(t, k=k, z=z, y=y):
+                return f0([t if j == k else z[j] for j in range(c)], y, **params)
+
+            # probabilities move off the simplex here: the definition takes them as given
+            d = _diffs(f, z[k], lower, upper)
+            out["grad"][i, k] = _as_float(d["grad"])
+            left, right = _as_float(d["left"]), _as_float(d["right"])
+            out["low"][i, k], out["high"][i, k] = min(left, right), max(left, right)
+            out["hess"][i, k] = _as_float(d["hess"])
+            out["n1"][i, k], out["n2"][i, k] = _as_float(d["noise1"]), _as_float(d["noise2"])
+            hess_row.append(abs(_as_float(d["hess"])))
+        scale = np.sum(np.where(np.isinf(logits[i]), 0.0, np.abs(logits[i]))) + 1.0
+        conds[i] = scale * np.nanmax(np.abs(np.where(infinite[i], 0.0, out["grad"][i])))
+        out["gcond"][i] = scale * max(hess_row)
+        out["hcond"][i] = scale * max(hess_row)
+    return Reference(
+        value=values,
+        value_cond=conds,
+        grad=out["grad"],
+        grad_low=out["low"],
+        grad_high=out["high"],
+        grad_cond=out["gcond"],
+        grad_noise=out["n1"],
+        hess=out["hess"],
+        hess_low=out["hess"],
+        hess_high=out["hess"],
+        hess_cond=out["hcond"],
+        hess_noise=out["n2"],
+        kink=kink,
+        hess_kink=kink,
+        infinite=infinite,
+    )
+
+
+# ---- the edge inputs ---------------------------------------------------------------------------
+def _settings(loss: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The defaults and each flag flipped, as keyword values (a required var: 0.5)."""
+    out = []
+    for pid, params in I.param_sets(loss):
+        if I.is_base(loss, params):
+            bound = I.filled(loss, I.loss_params(params))
+            if "var" in bound and isinstance(bound["var"], str):
+                bound["var"] = 0.5
+            out.append((pid, bound))
+    return out
+
+
+def elementwise_edges(loss: Any, params: dict[str, Any], dtype: str) -> tuple[np.ndarray, ...]:
+    """(pred, target): every pred edge of the domain against every target edge, plus the
+    declared kinks (as residuals, margins or pred values), all exact in ``dtype``."""
+    domain = DOMAINS[loss.spec.domain_of("pred", params)]
+    preds = set(domain.edges(dtype))
+    targets = TARGET_EDGES[loss.spec.target_domain]
+    pairs = [(p, t) for p in preds for t in targets]
+    kinks = loss.spec.kinks_for(params)
+    variable = I.natural_variable(loss, params)
+    for k in kinks:
+        for t in targets:
+            if variable == "residual":
+                pairs.append((t + k, t))
+            elif variable == "margin":
+                pairs.append(((t if t != 0 else -1.0) * k, t))
+            else:
+                pairs.append((k, t))
+    pred = round_to([p for p, _ in pairs], dtype)
+    target = round_to([t for _, t in pairs], dtype)
+    keep = np.isfinite(target) & (np.abs(target) <= FLOAT_FACTS[dtype][0])
+    if domain.high < math.inf or domain.low > -math.inf:
+        keep &= (pred >= domain.low) & (pred <= domain.high)
+    unique = sorted(set(zip(pred[keep].tolist(), target[keep].tolist(), strict=True)))
+    return np.array([p for p, _ in unique]), np.array([t for _, t in unique])
+
+
+def axis_edges(loss: Any, params: dict[str, Any], dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """(logits (N, C), labels): each edge value of the scores' domain put in the true class
+    (0) and in another class (1) of an otherwise neutral row (zero logits; uniform
+    probabilities, renormalised)."""
+    c = I.N_CLASSES
+    domain = DOMAINS[loss.spec.domain_of("logits", params)]
+    rows = []
+    for v in round_to(domain.edges(dtype), dtype):
+        for k in (0, 1):
+            if domain.simplex:
+                row = np.full(c, (1.0 - v) / (c - 1))
+                row[k] = v
+                row = round_to(row, dtype)
+            else:
+                row = np.zeros(c)
+                row[k] = v
+            rows.append(row)
+    logits = np.array(rows)
+    return logits, np.zeros(len(rows), dtype=np.int64)
+
+
+# ---- the cases -------------------------------------------------------------------------------
+def _cases() -> list[Any]:
+    out = []
+    for loss in I.ALL_LOSSES:
+        if not I.per_sample(loss):
+            continue
+        for pid, _ in _settings(loss):
+            for dtype in DTYPES:
+                out.append(pytest.param(loss, pid, dtype, id=f"{loss.name}-{pid}-{dtype}"))
+    return out
+
+
+CASES = _cases()
+
+
+@functools.cache
+def _prepared(name: str, pid: str, dtype: str) -> tuple[I.Inputs, Reference]:
+    loss = lossatlas.get(name)
+    params = dict(_settings(loss))[pid]
+    kernel = {k: v for k, v in params.items() if k != "axis"}  # the reference has no axis
+    if loss.spec.elementwise:
+        pred, target = elementwise_edges(loss, params, dtype)
+        ref = elementwise_reference(loss, kernel, pred, target)
+        inputs = I.Inputs({"pred": pred, "target": target}, (), {}, dict(params))
+    else:
+        logits, target = axis_edges(loss, params, dtype)
+        ref = axis_reference(loss, kernel, logits, target)
+        inputs = I.Inputs({"logits": logits, "target": target}, (), {}, dict(params), class_axis=1)
+    return inputs, ref
+
+
+def check(
+    got: np.ndarray,
+    ref: np.ndarray,
+    cond: np.ndarray,
+    dtype: str,
+    k: int,
+    what: str,
+    noise: Any = 0.0,
+    flush: bool = False,
+):
+    """``got`` within the stated tolerance of ``ref`` (see the module docstring), plus the
+    reference's own rounding ``noise``; ``flush``: the backend flushes subnormal numbers to
+    zero (XLA on the CPU), so a result below the smallest normal number may differ by it."""
+    got, ref = np.broadcast_arrays(np.asarray(got, np.float64), np.asarray(ref, np.float64))
+    cond = np.broadcast_to(np.asarray(cond, np.float64), ref.shape)
+    noise = np.broadcast_to(np.asarray(noise, np.float64), ref.shape)
+    tiny = FLOAT_FACTS[dtype][1] if flush else 0.0
+    big = FLOAT_FACTS[dtype][0]
+    half = dtype in ("float16", "bfloat16")
+    bad = []
+    for index in np.ndindex(ref.shape):
+        r, g, c = ref[index], got[index], cond[index]
+        if math.isnan(r):
+            continue
+        if abs(r) > big * (1 + UNIT[dtype]):  # beyond the dtype: its infinity
+            if not (math.isinf(g) and np.sign(g) == np.sign(r)) and not (
+                abs(g) >= big * (1 - UNIT[dtype])
+            ):
+                bad.append((index, g, r))
+            continue
+        if math.isinf(r):
+            if g != r:
+                bad.append((index, g, r))
+            continue
+        if half:  # computed in float32, rounded once
+            tol = ulp(r, dtype) + K_VALUE * UNIT["float32"] * (abs(r) + c)
+        else:
+            tol = k * ulp(r, dtype) + k * UNIT[dtype] * c
+        tol += noise[index] + tiny
+        if not (abs(g - r) <= tol):
+            bad.append((index, g, r))
+    assert not bad, f"{what}: {len(bad)} of {ref.size} off; first (index, got, true): {bad[:4]}"
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize(("loss", "pid", "dtype"), CASES)
+def test_values_and_derivatives_at_the_edges(loss, pid, dtype):
+    """The value, grad and hess on every backend in ``dtype`` against mpmath, within the stated
+    ulp tolerance; finite where the true value is, the limit at infinite inputs, the
+    documented subgradient at kinks, never NaN where the true value is not NaN."""
+    inputs, ref = _prepared(loss.name, pid, dtype)
+    for backend in BACKENDS[dtype]:
+        flush = backend == "jax"  # XLA on the CPU flushes subnormals (inputs and results) to 0
+        kept = _normal_inputs(inputs, dtype) if flush else np.ones(len(ref.value), bool)
+        value = I.unreduced(loss, inputs, backend, dtype)
+        assert not np.isnan(value[~np.isnan(ref.value)]).any(), (backend, "NaN value")
+        check(value[kept], ref.value[kept], ref.value_cond[kept], dtype, K_VALUE,
+              f"value on {backend}", flush=flush)  # fmt: skip
+        if not I.has_derivatives(loss):
+            continue
+        grad, hess = I.analytic(loss, inputs, backend, dtype)
+        finite_ref = ~ref.infinite & _rows(kept, ref.grad)
+        # at a kink: between the one-sided derivatives
+        slack = _tol(ref.grad_low, dtype) + ref.grad_noise
+        inside = (grad >= ref.grad_low - slack) & (grad <= ref.grad_high + slack)
+        kink = ref.kink & finite_ref
+        assert inside[kink].all(), (backend, "grad at kinks", grad[kink & ~inside][:4])
+        smooth = ~ref.kink & finite_ref
+        check(
+            np.where(smooth, grad, ref.grad), ref.grad, ref.grad_cond, dtype, K_DERIVATIVE,
+            f"grad on {backend}", ref.grad_noise, flush,
+        )  # fmt: skip
+        # where the second derivative jumps (|r| = delta for huber): between its sides
+        jump = ref.hess_kink & ~ref.kink & finite_ref
+        slack = _tol(ref.hess_low, dtype) + ref.hess_noise
+        between = (hess >= ref.hess_low - slack) & (hess <= ref.hess_high + slack)
+        assert between[jump].all(), (backend, "hess at jumps", hess[jump & ~between][:4])
+        assert np.isfinite(hess[ref.kink & finite_ref]).all(), (backend, "hess at kinks")
+        smooth2 = ~ref.hess_kink & finite_ref
+        check(
+            np.where(smooth2, hess, ref.hess), ref.hess, ref.hess_cond, dtype, K_DERIVATIVE,
+            f"hess on {backend}", ref.hess_noise, flush,
+        )  # fmt: skip
+        infinite_rows = _rows(ref.infinite.reshape(len(ref.value), -1).any(axis=1), grad)
+        if not loss.spec.elementwise:  # a row with an infinite logit: finite derivatives
+            assert np.isfinite(grad[infinite_rows]).all(), (backend, "grad with inf logits")
+            assert not np.isnan(hess[infinite_rows]).any(), (backend, "hess with inf logits")
+
+
+def _normal_inputs(inputs: I.Inputs, dtype: str) -> np.ndarray:
+    """Samples none of whose inputs is subnormal (a backend that flushes them to zero sees
+    another input there)."""
+    tiny = FLOAT_FACTS[dtype][1]
+    keep = None
+    for value in inputs.values.values():
+        a = np.abs(np.asarray(value, dtype=np.float64))
+        sub = (a > 0) & (a < tiny)
+        sub = sub.reshape(len(sub), -1).any(axis=1) if sub.ndim > 1 else sub
+        keep = ~sub if keep is None else keep & ~sub
+    return keep
+
+
+def _rows(kept: np.ndarray, like: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(kept.reshape((-1,) + (1,) * (np.ndim(like) - 1)), np.shape(like))
+
+
+def _tol(ref: np.ndarray, dtype: str) -> np.ndarray:
+    return np.array([K_DERIVATIVE * ulp(r, dtype) for r in np.ravel(ref)]).reshape(np.shape(ref))
+
+
+def test_every_loss_has_a_reference():
+    """A loss registered without an mpmath reference is not covered by this suite."""
+    for loss in I.ALL_LOSSES:
+        table = (
+            R.ELEMENTWISE if loss.spec.elementwise else R.AXIS if I.per_sample(loss) else R.BATCH
+        )
+        assert loss.name in table, f"add an mpmath reference for {loss.name} to _reference.py"
+
+
+AUTODIFF_DTYPES = ("float64", "float32")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize(
+    ("loss", "pid", "dtype"),
+    [c for c in CASES if c.values[2] in AUTODIFF_DTYPES and I.has_derivatives(c.values[0])],
+)
+def test_autodiff_at_the_edges(loss, pid, dtype):
+    """The gradient by autodiff (torch through the definition and through the default path,
+    JAX) at the same edge inputs: never NaN where the true gradient is not; at an infinite
+    input the limit (an elementwise loss) or finite (a row of logits holding +-inf); away
+    from kinks within K = 8 ulps + K u (cond + 1 + |g|) of mpmath.
+
+    The last term is what autodiff of a composed formula costs where the gradient is a
+    difference of O(1) terms that cancel (exp(x) - y at x = log y, sigmoid(x) - y for a soft
+    label near x = 0, p - 1 for a confident class): an absolute error of a few u, which the
+    analytic ``grad`` avoids (it is held to the strict tolerance above)."""
+    inputs, ref = _prepared(loss.name, pid, dtype)
+    finite_ref = ~ref.infinite
+    for name, (grad, _) in {
+        "torch autograd (composed)": I.autodiff_torch(loss.composed, inputs, dtype),
+        "torch autograd (default path)": I.autodiff_torch(loss, inputs, dtype),
+        "jax.grad": I.autodiff_jax(loss, inputs, dtype=dtype),
+    }.items():
+        flush = name == "jax.grad"
+        kept = _rows(_normal_inputs(inputs, dtype) if flush else np.ones(len(ref.value), bool),
+                     ref.grad)  # fmt: skip
+        real = ~np.isnan(ref.grad) | ref.infinite
+        assert not np.isnan(grad[real & kept]).any(), (name, "NaN gradient")
+        smooth = ~ref.kink & kept
+        chosen = smooth if loss.spec.elementwise else smooth & finite_ref
+        terms = 1.0 + np.where(np.isfinite(ref.grad), np.abs(ref.grad), 0.0)
+        check(np.where(chosen, grad, ref.grad), ref.grad, ref.grad_cond + terms, dtype,
+              K_DERIVATIVE, name, ref.grad_noise, flush)  # fmt: skip
+        if loss.pred_domain(**_kw(loss, pid)) == "logit":
+            assert np.isfinite(grad[kept]).all(), (name, "an infinite gradient of logits")
+
+
+def _kw(loss: Any, pid: str) -> dict[str, Any]:
+    return {k: v for k, v in dict(_settings(loss))[pid].items() if k != "var"}
