@@ -1,7 +1,9 @@
 """Forward + backward time and peak memory of lossatlas on torch (CPU), beside a reference.
 
 For each elementwise loss, at N = 10^7 float32 by default, lossatlas's default call (native
-kernel, closed-form autograd.Function or dedicated Function) is measured beside:
+kernel, closed-form autograd.Function or dedicated Function) is measured beside the references
+below; ``cross_entropy`` is measured beside ``F.cross_entropy`` at (B, C) = (65536, 10),
+(16384, 1000) and (2048, 32000) float32 logits with integer labels. The references are:
 - torch's native loss where one exists (``F.huber_loss`` ...);
 - torchvision's composed focal-loss formula for ``focal_loss`` (torchvision.ops.sigmoid_focal_loss,
   written out here as torchvision does: sigmoid, BCE, p_t, (1 - p_t)**gamma, alpha_t);
@@ -109,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--losses", default="", help="comma-separated names (default: all)")
+    parser.add_argument(
+        "--ce-shapes",
+        default="65536x10,16384x1000,2048x32000",
+        help="(B, C) shapes of the cross entropy rows; empty for none",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
@@ -147,6 +154,19 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((loss.name, ref_name, t_ours, t_ref, m_ours, m_ref))
         print(f"  {loss.name}: {t_ours:.1f} ms vs {t_ref:.1f} ms", file=sys.stderr)
         del pred, target, extra
+
+    if not wanted or "cross_entropy" in wanted:
+        for shape in filter(None, args.ce_shapes.split(",")):
+            b, c = (int(v) for v in shape.split("x"))
+            logits = torch.randn(b, c, generator=gen).requires_grad_(True)
+            labels = torch.randint(0, c, (b,), generator=gen)
+            (t_ours, t_ref), (m_ours, m_ref) = measure(
+                [la.cross_entropy, F.cross_entropy], logits, labels, args.repeats
+            )
+            rows.append((f"cross_entropy ({b}, {c})", "F.cross_entropy", t_ours, t_ref,
+                         m_ours, m_ref))  # fmt: skip
+            print(f"  cross_entropy {shape}: {t_ours:.1f} ms vs {t_ref:.1f} ms", file=sys.stderr)
+            del logits, labels
 
     print(
         "| loss | reference | lossatlas ms | reference ms | time ratio | lossatlas MB "

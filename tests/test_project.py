@@ -55,3 +55,71 @@ def test_readme_examples_run():
     assert len(blocks) >= 3
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
+
+
+# ---- layers: data flows one way ----------------------------------------------------------------
+SRC = ROOT / "src" / "lossatlas"
+ADAPTERS = ("torch", "atlas", "gbm", "cli")  # what sits above the core
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports (relative imports resolved against lossatlas)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    package = ".".join(("lossatlas", *path.relative_to(SRC).parent.parts))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                module = f"{base}.{node.module}" if node.module else base
+                out.update(f"{module}.{alias.name}" for alias in node.names)
+                out.add(module)
+            else:
+                out.add(node.module or "")
+    return out
+
+
+def test_the_core_imports_no_adapter():
+    """The core (the underscore modules and the loss families) never imports lossatlas.torch,
+    the atlas, gbm or the CLI, not even inside a function: fast paths register themselves
+    with ``_backends``, which loads a provider by the name of the arrays' library."""
+    core = [p for p in SRC.glob("*.py") if p.stem not in ("gbm", "cli", "__main__")]
+    for path in core:
+        for module in _imports(path):
+            parts = module.split(".")
+            if parts[0] == "lossatlas" and len(parts) > 1:
+                assert parts[1] not in ADAPTERS, f"{path.name} imports {module}"
+
+
+def test_import_is_light():
+    """``import lossatlas`` loads neither torch, JAX, matplotlib nor the boosting module
+    (``lossatlas.gbm`` loads on first use); the time it takes is measured in
+    benchmarks/bench_import.py."""
+    code = (
+        "import sys, lossatlas\n"
+        "heavy = [m for m in ('torch', 'jax', 'matplotlib', 'lossatlas.gbm', 'lossatlas.torch')"
+        " if m in sys.modules]\n"
+        "from lossatlas import gbm\n"
+        "print(heavy, callable(gbm.xgboost_objective), lossatlas.gbm is gbm)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "True", "True"]
+
+
+def test_readme_edges_table_names_tests():
+    """Every row of "Correct at the edges" points at the test that checks it."""
+    table = README.split("## Correct at the edges", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) > 10
+    tests = {p.stem for p in (ROOT / "tests").glob("test_*.py")}
+    for row in rows[1:]:
+        named = re.findall(r"`(test_\w+)`", row)
+        assert named, row
+        for name in named:
+            assert name in tests or any(
+                f"def {name}(" in p.read_text() for p in (ROOT / "tests").glob("test_*.py")
+            ), name

@@ -309,3 +309,55 @@ def test_array_arguments_that_require_grad_are_used_as_given():
         out = la.gaussian_nll(torch.zeros(6, dtype=torch.float64), torch.ones(6), var)
     out.backward()
     torch.testing.assert_close(var.grad, 0.5 * (1 / var.detach() - 1 / var.detach() ** 2) / 6)
+
+
+class _ScaledSquare(la.ElementwiseLoss):
+    """A loss with a learnable array hyperparameter (not registered): scale * (pred - target)^2."""
+
+    spec = la.LossSpec(
+        name="scaled_square_for_tests",
+        family="regression",
+        summary="test only",
+        pred_domain="real",
+        target_domain="real",
+        properties=la.Properties(convex=True, robust=False, smoothness="Cinf"),
+        formula=r"s r^2",
+        references=(),
+        params=(
+            la.Param(
+                "scale",
+                1.0,
+                "a learnable scale",
+                kind="array",
+                shape="~*s",
+                domain="positive",
+                learnable=True,
+            ),
+        ),
+    )
+
+    def _value(self, xp, pred, target, *, scale):
+        r = pred - target
+        return scale * r * r
+
+    def _grad(self, xp, pred, target, *, scale):
+        return 2.0 * scale * (pred - target)
+
+    def _hess(self, xp, pred, target, *, scale):
+        return 2.0 * scale * xp.ones_like(pred)
+
+
+def test_learnable_array_hyperparameters_are_module_parameters():
+    """An array hyperparameter declared learnable is an nn.Parameter of the module (an
+    optimiser updates it); a plain array one is a buffer (pos_weight)."""
+    module = lt.module_class("ScaledSquare", _ScaledSquare())(scale=torch.tensor([2.0, 3.0]))
+    assert [name for name, _ in module.named_parameters()] == ["scale"]
+    pred, target = torch.tensor([1.0, -1.0]), torch.zeros(2)
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    loss = module(pred, target)
+    loss.backward()
+    torch.testing.assert_close(module.scale.grad, torch.tensor([0.5, 0.5]))  # r^2 / n
+    optimizer.step()
+    torch.testing.assert_close(module.scale.detach(), torch.tensor([1.95, 2.95]))
+    assert "pos_weight" in dict(lt.BCEWithLogitsLoss(pos_weight=torch.ones(1)).named_buffers())
+    assert not list(lt.BCEWithLogitsLoss(pos_weight=torch.ones(1)).parameters())
