@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         numpy_us.append(cumulative_us("numpy"))
         lossatlas_us.append(cumulative_us("lossatlas"))
     n, la = statistics.median(numpy_us) / 1e3, statistics.median(lossatlas_us) / 1e3
-    print(f"import numpy: {n:.1f} ms; import lossatlas: {la:.1f} ms; lossatlas adds {la - n:.1f} ms")
+    print(
+        f"import numpy: {n:.1f} ms; import lossatlas: {la:.1f} ms; lossatlas adds {la - n:.1f} ms"
+    )
     return 0
 
 

@@ -12,7 +12,9 @@ below; ``cross_entropy`` is measured beside ``F.cross_entropy`` at (B, C) = (655
 
 Implementations are interleaved (A B A B ...) in one process and the medians compared, so the
 ratios hold on a noisy shared machine. Peak memory is the rise of VmHWM over the resident size
-before the call, after resetting the high-water mark through /proc/self/clear_refs.
+before the call (after a warm-up call), after resetting the high-water mark through
+/proc/self/clear_refs, in a fresh process per case: in one process the allocator keeps what
+earlier cases freed and hides a later case's peak.
 
     python benchmarks/bench_torch.py                 # full table, N = 1e7
     python benchmarks/bench_torch.py --n 100000 --repeats 3 --losses huber,focal_loss
@@ -22,9 +24,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -94,15 +99,73 @@ def peak_mb(fn: Case, pred: torch.Tensor, target: torch.Tensor) -> float:
     return float("nan") if before is None else (resident_kb("VmHWM") - before) / 1024
 
 
-def measure(cases: list[Case], pred, target, repeats: int) -> tuple[list[float], list[float]]:
-    for fn in cases:  # warm-up
-        run_once(fn, pred, target)
-    times: list[list[float]] = [[] for _ in cases]
-    for _ in range(repeats):
-        for i, fn in enumerate(cases):
-            times[i].append(run_once(fn, pred, target))
-    mems = [min(peak_mb(fn, pred, target) for _ in range(2)) for fn in cases]
-    return [statistics.median(t) * 1e3 for t in times], mems
+def cases(args: argparse.Namespace) -> Iterator[tuple[str, str, Callable[[], tuple], Case, Case]]:
+    """(row, reference name, make inputs, lossatlas, reference), the same in every process."""
+    wanted = {la.get(n).name for n in args.losses.split(",") if n}
+    for loss in la.catalog():
+        if not loss.spec.elementwise or (wanted and loss.name not in wanted):
+            continue
+
+        def make(loss=loss):
+            gen = torch.Generator().manual_seed(zlib.crc32(loss.name.encode()))
+            pred, target = inputs(loss, args.n, gen)
+            var = torch.rand(args.n, generator=gen) + 0.5
+            return pred.requires_grad_(True), target, var
+
+        if loss.name == "gaussian_nll":
+            ref_name = "F.gaussian_nll_loss"
+
+            def ref(p, t, var):
+                return F.gaussian_nll_loss(p, t, var)
+
+            def ours(p, t, var, loss=loss):
+                return loss(p, t, var)
+        else:
+            if loss.name in NATIVE:
+                ref_name, native = NATIVE[loss.name]
+
+                def ref(p, t, var, native=native):
+                    return native(p, t)
+            else:
+                ref_name = "composed array API"
+
+                def ref(p, t, var, loss=loss):
+                    return loss.composed(p, t)
+
+            def ours(p, t, var, loss=loss):
+                return loss(p, t)
+
+        yield loss.name, ref_name, make, ours, ref
+    if wanted and "cross_entropy" not in wanted:
+        return
+    for shape in filter(None, args.ce_shapes.split(",")):
+        b, c = (int(v) for v in shape.split("x"))
+
+        def make_ce(b=b, c=c):
+            gen = torch.Generator().manual_seed(b * c)
+            logits = torch.randn(b, c, generator=gen).requires_grad_(True)
+            return logits, torch.randint(0, c, (b,), generator=gen), None
+
+        yield (
+            f"cross_entropy ({b}, {c})",
+            "F.cross_entropy",
+            make_ce,
+            lambda z, y, _: la.cross_entropy(z, y),
+            lambda z, y, _: F.cross_entropy(z, y),
+        )
+
+
+def memory_in_a_fresh_process(row: str, which: str, argv: list[str]) -> float:
+    """The peak memory of one case, measured in a new interpreter (the allocator of this one
+    keeps what earlier cases freed, which would hide a later case's peak)."""
+    done = subprocess.run(
+        [sys.executable, __file__, *argv, "--memory-of", row, which],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,57 +179,47 @@ def main(argv: list[str] | None = None) -> int:
         default="65536x10,16384x1000,2048x32000",
         help="(B, C) shapes of the cross entropy rows; empty for none",
     )
+    parser.add_argument("--memory-of", nargs=2, metavar=("ROW", "WHICH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    gen = torch.Generator().manual_seed(0)
-    wanted = {la.get(n).name for n in args.losses.split(",") if n}
-    rows = []
+    shared = [f"--n={args.n}", f"--threads={args.threads}", f"--losses={args.losses}",
+              f"--ce-shapes={args.ce_shapes}"]  # fmt: skip
+    if args.memory_of:  # one memory measurement, in this fresh process
+        row, which = args.memory_of
+        for name, _, make, ours, ref in cases(args):
+            if name == row:
+                pred, target, var = make()
+                chosen = ours if which == "ours" else ref
+
+                def call(p, t, chosen=chosen, var=var):
+                    return chosen(p, t, var)
+
+                call(pred, target).backward()  # warm-up: the allocator and the kernels
+                print(min(peak_mb(call, pred, target) for _ in range(3)))
+                return 0
+        raise SystemExit(f"no case {row!r}")
     print(
         f"torch {torch.__version__}, N = {args.n:.0e} float32, {args.threads} threads, "
-        f"median of {args.repeats} interleaved forward+backward runs",
+        f"median of {args.repeats} interleaved forward+backward runs; peak memory in a "
+        "fresh process per case",
         file=sys.stderr,
     )
-    for loss in la.catalog():
-        if not loss.spec.elementwise or (wanted and loss.name not in wanted):
-            continue
-        pred, target = inputs(loss, args.n, gen)
-        pred.requires_grad_(True)
-        extra: tuple[torch.Tensor, ...] = ()
-        if loss.name == "gaussian_nll":
-            var = torch.rand(args.n, generator=gen) + 0.5
-            extra = (var,)
-            ref_name = "F.gaussian_nll_loss"
-
-            def ref(p, t, var=var):
-                return F.gaussian_nll_loss(p, t, var)
-        elif loss.name in NATIVE:
-            ref_name, ref = NATIVE[loss.name]
-        else:
-            ref_name = "composed array API"
-
-            def ref(p, t, loss=loss):
-                return loss.composed(p, t)
-
-        def ours(p, t, loss=loss, extra=extra):
-            return loss(p, t, *extra)
-
-        (t_ours, t_ref), (m_ours, m_ref) = measure([ours, ref], pred, target, args.repeats)
-        rows.append((loss.name, ref_name, t_ours, t_ref, m_ours, m_ref))
-        print(f"  {loss.name}: {t_ours:.1f} ms vs {t_ref:.1f} ms", file=sys.stderr)
-        del pred, target, extra
-
-    if not wanted or "cross_entropy" in wanted:
-        for shape in filter(None, args.ce_shapes.split(",")):
-            b, c = (int(v) for v in shape.split("x"))
-            logits = torch.randn(b, c, generator=gen).requires_grad_(True)
-            labels = torch.randint(0, c, (b,), generator=gen)
-            (t_ours, t_ref), (m_ours, m_ref) = measure(
-                [la.cross_entropy, F.cross_entropy], logits, labels, args.repeats
-            )
-            rows.append((f"cross_entropy ({b}, {c})", "F.cross_entropy", t_ours, t_ref,
-                         m_ours, m_ref))  # fmt: skip
-            print(f"  cross_entropy {shape}: {t_ours:.1f} ms vs {t_ref:.1f} ms", file=sys.stderr)
-            del logits, labels
+    rows = []
+    for name, ref_name, make, ours, ref in cases(args):
+        pred, target, var = make()
+        fns = [lambda p, t, f=f, var=var: f(p, t, var) for f in (ours, ref)]
+        for fn in fns:  # warm-up
+            run_once(fn, pred, target)
+        times: list[list[float]] = [[], []]
+        for _ in range(args.repeats):
+            for i, fn in enumerate(fns):
+                times[i].append(run_once(fn, pred, target))
+        t_ours, t_ref = (statistics.median(t) * 1e3 for t in times)
+        del pred, target, var
+        m_ours = memory_in_a_fresh_process(name, "ours", shared)
+        m_ref = memory_in_a_fresh_process(name, "ref", shared)
+        rows.append((name, ref_name, t_ours, t_ref, m_ours, m_ref))
+        print(f"  {name}: {t_ours:.1f} ms vs {t_ref:.1f} ms", file=sys.stderr)
 
     print(
         "| loss | reference | lossatlas ms | reference ms | time ratio | lossatlas MB "
@@ -174,10 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, ref_name, t_o, t_r, m_o, m_r in rows:
-        mem_ratio = f"{m_o / m_r:.2f}" if m_r > 1 else "-"
+        mem_ratio = f"{m_o / m_r:.2f}" if min(m_o, m_r) >= 5 else "-"  # below resolution
         print(
-            f"| {name} | {ref_name} | {t_o:.1f} | {t_r:.1f} | {t_o / t_r:.2f} | {m_o:.0f} "
-            f"| {m_r:.0f} | {mem_ratio} |"
+            f"| {name} | {ref_name} | {t_o:.1f} | {t_r:.1f} | {t_o / t_r:.2f} "
+            f"| {max(m_o, 0):.0f} | {max(m_r, 0):.0f} | {mem_ratio} |"
         )
     return 0
 

@@ -112,9 +112,10 @@ def test_native_kernels_are_used_where_they_exist():
     logits = pred.clone().requires_grad_()
     labels = (target > 0).double()
     assert "_FocalLogitsBackward" in nodes(la.focal_loss(logits, labels))
-    assert "_LogitCrossEntropyBackward" in nodes(
-        la.binary_cross_entropy_with_logits(logits, labels)
-    )
+    bce = la.binary_cross_entropy_with_logits
+    assert "_SoftplusOfFlippedBackward" in nodes(bce(logits, labels))  # hard labels
+    assert "_LogitCrossEntropyBackward" in nodes(bce(logits, labels * 0.8 + 0.1))
+    assert "_SoftplusOfFlippedBackward" in nodes(la.logistic_loss(logits, labels * 2 - 1))
     z = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
     assert "_SoftmaxCrossEntropyBackward" in nodes(la.cross_entropy(z, torch.tensor([0, 1] * 3)))
 

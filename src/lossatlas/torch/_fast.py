@@ -113,12 +113,39 @@ def _bce(loss: Any, call: Any) -> Unreduced | None:
     return Unreduced(F.binary_cross_entropy(pred, target, reduction="none"))
 
 
-def _logistic(loss: Any, call: Any) -> Unreduced:
-    """softplus(-y f) with torch's native softplus (exact: see SOFTPLUS_THRESHOLD);
-    F.soft_margin_loss computes log1p(exp(-y f)), inf past a margin of -88 in float32."""
+class _SoftplusOfFlipped(torch.autograd.Function):
+    """softplus(x - 2 flip x) for flip in {0, 1}: softplus(x) where flip is 0, softplus(-x)
+    where it is 1, each exact (see SOFTPLUS_THRESHOLD); the flip costs one fused addcmul.
+    Saves x and flip; a double backward uses the loss's differentiable gradient kernel."""
+
+    @staticmethod
+    def forward(ctx, x, flip, exact):
+        ctx.save_for_backward(x, flip)
+        ctx.exact = exact
+        return F.softplus(x.addcmul(flip, x, value=-2.0), threshold=SOFTPLUS_THRESHOLD)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, flip = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            return ctx.exact(x) * grad_out, None, None
+        s = torch.sigmoid(x.addcmul(flip, x, value=-2.0))  # d/dx = (1 - 2 flip) sigmoid(t)
+        return s.addcmul_(flip, s, value=-2.0).mul_(grad_out), None, None
+
+
+def _logistic(loss: Any, call: Any) -> Unreduced | None:
+    """softplus(-y f) for y in {-1, 1} (0 read as -1), through ``_SoftplusOfFlipped``;
+    F.soft_margin_loss computes log1p(exp(-y f)), inf past a margin of -88 in float32. An
+    infinite score (inf - inf in the flip) declines."""
     pred, target = call.arrays()
-    margin = torch.where(target == 0, -pred, target * pred)
-    return Unreduced(F.softplus(margin.neg_(), threshold=SOFTPLUS_THRESHOLD))
+    if target.requires_grad:
+        return None
+    flip = (target > 0).to(pred.dtype)
+
+    def exact(x: Tensor) -> Tensor:
+        return loss.grad_kernel(xp, x, target)
+
+    return _finite_or_none(_SoftplusOfFlipped.apply(pred, flip, exact))
 
 
 # ---- 2. closed-form backward for losses with a long composed form ----------------------------
@@ -186,6 +213,13 @@ def _bce_logits(loss: Any, call: Any) -> Unreduced | None:
     p = call.params
     if target.requires_grad or _needs_grad(p["pos_weight"]):
         return None
+    plain = p["pos_weight"] is None and not p["label_smoothing"]
+    if plain and bool(((target == 0) | (target == 1)).all()):  # hard labels: one softplus
+
+        def exact(x: Tensor) -> Tensor:
+            return loss.grad_kernel(xp, x, target, **p)
+
+        return _finite_or_none(_SoftplusOfFlipped.apply(pred, target, exact))
     pos, neg = _logit_coefficients(target, p["pos_weight"], p["label_smoothing"])
     pos, neg = torch.broadcast_tensors(pos, neg)
     return _finite_or_none(_LogitCrossEntropy.apply(pred, pos, neg))
@@ -348,11 +382,11 @@ class _SoftmaxCrossEntropy(torch.autograd.Function):
         grad = torch.sub(z, lse).exp_()
         p_y = grad.gather(d, index)
         exact_y = a_y * torch.expm1(-nll_y) + (total - a_y) * p_y  # A p_y - a_y, exactly
-        grad.mul_(total)
+        grad.mul_(g * total)  # the upstream gradient and A in one pass
         if s:
-            grad.sub_((s / n) * (1.0 if class_weight is None else _along(class_weight, d, z)))
-        grad.scatter_(d, index, exact_y)
-        return grad.mul_(g), None, None, None, None, None, None
+            grad.sub_((s / n) * g * (1.0 if class_weight is None else _along(class_weight, d, z)))
+        grad.scatter_(d, index, exact_y * g)
+        return grad, None, None, None, None, None, None
 
 
 def _along(vector: Tensor, d: int, like: Tensor) -> Tensor:
