@@ -280,15 +280,20 @@ def edge_inputs(loss: Any, params: dict[str, Any]) -> I.Inputs:
     return I.probe_inputs(loss, params, ts)[0][0]
 
 
-@pytest.mark.parametrize(("loss", "params"), DERIVATIVE_CASES)
+def probed(cases: list[Any]) -> list[Any]:
+    """The cases whose inputs a probe draws: a probability-target form or a class axis
+    elsewhere than last is the same function along the probe (the other generic tests run
+    those settings)."""
+    return [c for c in cases if "_form" not in c.values[1] and c.values[1].get("axis", -1) == -1]
+
+
+@pytest.mark.parametrize(("loss", "params"), probed(DERIVATIVE_CASES))
 def test_grad_hess_at_kinks_and_edges(loss, params):
     """At the branch points (residual 0 and +-delta, margin 1, p = eps, ...) and the domain
     edges (p = 0 and 1, rate 0; logit margins of +-30) the value is finite and grad/hess are
     the documented (sub)gradients, the same on every backend and equal to what autodiff gives
     (torch on every parameter set, JAX on the defaults and flipped flags: eager JAX is
     slow)."""
-    if "_form" in params or params.get("axis", -1) != -1:
-        pytest.skip("the probe draws index targets along the last axis")
     inputs = edge_inputs(loss, params)
     value = I.to_numpy(inputs.call(loss, reduction="none"))
     assert not np.isnan(value).any()
@@ -498,7 +503,7 @@ def check_extremes(loss, inputs, x_all, neg, pos, dtype) -> None:
         I.assert_close(h[both], hess[both], rtol=1e-4, atol=noise, msg=f"hess, {name}")
 
 
-LOGIT_CASES = [c for c in CASES if I.pred_domain(*c.values) == "logit"]
+LOGIT_CASES = probed([c for c in CASES if I.pred_domain(*c.values) == "logit"])
 
 
 @pytest.mark.parametrize(("loss", "params"), LOGIT_CASES)
@@ -509,8 +514,6 @@ def test_infinite_logits_give_the_limit(loss, params):
     loss gives the limit of its gradient (the focal loss once gave NaN: 0 * inf in the
     product rule); cross entropy gives 0 for a row that holds a +inf logit (its value there
     is the limit, taken by a select)."""
-    if "_form" in params or params.get("axis", -1) != -1:
-        pytest.skip("the probe draws index targets along the last axis")
     infinite = lines(loss, params, np.array([-np.inf, np.inf]))
     far = lines(loss, params, np.array([-1e4, 1e4]))
     farther = lines(loss, params, np.array([-2e4, 2e4]))
@@ -1023,16 +1026,17 @@ JUMP = 1e-3  # a jump; smooth functions differ by about h * |f''| / |f| ~ 1e-6 h
 SMOOTH_ORDER = {"discontinuous": -1, "C0": 0, "C1": 1, "Cinf": 3}
 
 
-@pytest.mark.parametrize(("loss", "params"), [c for c in CASES if I.is_base(*c.values)]
-                         + [c for c in CASES if not I.is_base(*c.values)
-                            and c.values[0].spec.kinks is not None])  # fmt: skip
+SMOOTHNESS_CASES = probed(
+    [c for c in CASES if I.is_base(*c.values) or c.values[0].spec.kinks is not None]
+)
+
+
+@pytest.mark.parametrize(("loss", "params"), SMOOTHNESS_CASES)
 def test_smoothness_claim_holds(loss, params):
     """Under every setting: 'Cinf': no jump in the slope of the value or of grad at any
     branch point (0, +-1, +-delta, ...); 'C1': the slope of the value is continuous there but
     that of grad jumps at a declared kink; 'C0': the value is continuous but its slope jumps
     somewhere; 'discontinuous': the value jumps."""
-    if "_form" in params or params.get("axis", -1) != -1:
-        pytest.skip("the same function along the probe")
     order = SMOOTH_ORDER[loss.properties(**I.bindable(loss, params)).smoothness]
     value_jump, slope_jump, grad_jump = _jumps(loss, params)
     if order == -1:
