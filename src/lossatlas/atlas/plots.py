@@ -53,7 +53,14 @@ from .._registry import catalog, get
 from .._spec import Probe
 from .._validate import LossInputError
 
-__all__ = ["axis_label", "curve", "family_portraits", "loss_figures", "plot_losses"]
+__all__ = [
+    "axis_label",
+    "curve",
+    "family_portraits",
+    "has_derivatives",
+    "loss_figures",
+    "plot_losses",
+]
 
 Curve = tuple[str, np.ndarray, np.ndarray]
 
@@ -134,6 +141,13 @@ def _has_derivatives(loss: Loss, probe: Probe) -> bool:
     return probe.batch is None and all(c.direction is not None for c in probe.curves)
 
 
+def has_derivatives(loss: Loss | str, params: Mapping[str, Any] | None = None) -> bool:
+    """Whether the loss has a gradient and a Hessian along its probe (a loss defined over a
+    reduction of the whole batch, rmse, has values only)."""
+    loss = _resolve(loss)
+    return _has_derivatives(loss, loss.probe(**_drawn(loss, params or {})))
+
+
 def _check_curveable(loss: Loss, derivative: int | str, params: Mapping[str, Any]) -> None:
     if derivative == "boosting" and loss.spec.boosting.kind == "none":
         raise LossInputError(
@@ -183,10 +197,7 @@ def curve(
     """
     loss = _resolve(loss)
     _check_derivative(derivative)
-    params = dict(params or {})
-    for p in loss.spec.params:  # a required array parameter (var) is drawn at 1
-        if p.default is REQUIRED and p.name not in params:
-            params[p.name] = 1.0
+    params = _drawn(loss, params or {})  # a required array parameter (var) is drawn at 1
     _check_curveable(loss, derivative, params)
     probe = loss.probe(**params)
     x = probe.grid()

@@ -276,9 +276,9 @@ def hessian_kind(loss: Loss) -> str:
     """'yes' (an analytic, non-zero second derivative), 'zero' (analytic but 0 wherever it is
     defined: piecewise-linear losses) or 'no' (defined over a whole batch: no per-element
     Hessian). Read off the loss's second derivative along its probe."""
-    from .plots import _drawn, _has_derivatives, curve
+    from .plots import curve, has_derivatives
 
-    if not _has_derivatives(loss, loss.probe(**_drawn(loss, {}))):
+    if not has_derivatives(loss):
         return "no"
 
     hess = np.concatenate([y for _, _, y in curve(loss, derivative=2)])
@@ -715,8 +715,9 @@ def _loss_page(
     else:
         parts.append("<p>None: the loss has no hyperparameters.</p>")
     parts.append(
-        '<p class="note">Every loss also takes <code>weight=</code> (per-element weights) and '
-        '<code>reduction=</code> (<code>"mean"</code>, <code>"sum"</code>, '
+        '<p class="note">Every loss also takes <code>weight=</code> (per-sample weights; per '
+        "element for an elementwise loss) and <code>reduction=</code> "
+        '(<code>"mean"</code>, <code>"sum"</code>, '
         '<code>"none"</code>, <code>"sum_by_nonzero_weights"</code>).</p>'
     )
     parts.append("</section>")
