@@ -46,39 +46,38 @@ def default_probe(loss: Any, params: Mapping[str, Any]) -> Probe:
     spec = loss.spec
     pred = spec.domain_of(spec.inputs[0].name, params)
     target = spec.domain_of(spec.inputs[1].name, params)
-    kinks = spec.kinks_for(params)
     if pred == "probability":
         return Probe(
             "probability", "probability p", "p",
             "pred = probability p, target 1; last column at target 0", "probability",
-            (0.0, 1.0), PROBABILITIES, (_labelled(1.0), _labelled(0.0)), "p", kinks,
+            (0.0, 1.0), PROBABILITIES, (_labelled(1.0), _labelled(0.0)), "p",
         )  # fmt: skip
     if pred == "logit":
         return Probe(
             "logit", "logit", "x (logit)",
             "pred = logit x, target 1; last column at target 0", "real",
-            (-6.0, 6.0), LOGITS, (_labelled(1.0), _labelled(0.0)), "logit", kinks,
+            (-6.0, 6.0), LOGITS, (_labelled(1.0), _labelled(0.0)), "logit",
         )  # fmt: skip
     if target == "sign":
         curve = Curve("y = +1", "y=+1", _against(1.0).make, _ones)
         return Probe(
             "margin", "margin y·f", "m = y*f", "target y = 1, so pred f = margin m", "real",
-            (-3.0, 3.0), MARGINS, (curve,), "f", kinks,
+            (-3.0, 3.0), MARGINS, (curve,), "f",
         )  # fmt: skip
     if target == "nonnegative" and pred == "real":
         return Probe(
             "log-rate", "log-rate pred (target = 2)", "pred", "log-rate pred, target 2", "real",
-            (-3.0, 3.0), RESIDUALS, (_against(2.0),), "pred", kinks,
+            (-3.0, 3.0), RESIDUALS, (_against(2.0),), "pred",
         )  # fmt: skip
     if target == "nonnegative":
         return Probe(
             "rate", "rate pred (target = 2)", "pred", "rate pred, target 2", "nonnegative",
-            (0.0, 6.0), RATES, (_against(2.0),), "pred", kinks,
+            (0.0, 6.0), RATES, (_against(2.0),), "pred",
         )  # fmt: skip
     if target == "real" and pred == "real":
         return Probe(
             "residual", "residual r = pred - target", "r", "target 0, so pred = residual r",
-            "real", (-3.0, 3.0), RESIDUALS, (_against(0.0, shift=True),), "pred", kinks,
+            "real", (-3.0, 3.0), RESIDUALS, (_against(0.0, shift=True),), "pred",
         )  # fmt: skip
     raise ValueError(f"{spec.name}: no default probe for pred {pred!r} and target {target!r}")
 
@@ -108,7 +107,7 @@ def offset_probe(params: Mapping[str, Any], samples: int = 512) -> Probe:
     return Probe(
         "offset", "offset c", "c",
         f"each c: {samples} standard-normal targets e, reduction 'mean'", "real",
-        (-3.0, 3.0), RESIDUALS, curves, "c", (0.0,), batch=samples,
+        (-3.0, 3.0), RESIDUALS, curves, "c", batch=samples,
     )  # fmt: skip
 
 

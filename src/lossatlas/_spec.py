@@ -296,7 +296,6 @@ class Probe:
         table: the t values of the table.
         curves: one or more :class:`Curve` (one per target drawn).
         wrt: the variable of the derivatives, for axis labels ("pred", "logit", "p").
-        points: values of t where a branch of the loss switches (kinks, clips).
         batch: None for one sample per t; a number for a loss defined over a reduction
             (rmse): each t is then a batch of that many samples, reduced with "mean".
     """
@@ -310,7 +309,6 @@ class Probe:
     table: tuple[float, ...]
     curves: tuple[Curve, ...]
     wrt: str
-    points: tuple[float, ...] = ()
     batch: int | None = None
 
     def grid(self) -> np.ndarray:
