@@ -53,7 +53,7 @@ ELEMENTWISE_LOSSES = [loss for loss in ALL_LOSSES if loss.spec.elementwise]
 def per_sample(loss: Loss) -> bool:
     """The loss has a value per sample (elementwise or over a class axis), not only over a
     reduction of the whole batch (rmse)."""
-    return loss.probe(**filled(loss, {})).batch is None
+    return loss.probe(**loss.spec.drawn({})).batch is None
 
 
 def has_derivatives(loss: Loss) -> bool:
@@ -63,16 +63,7 @@ def has_derivatives(loss: Loss) -> bool:
 def bindable(loss: Loss, params: dict[str, Any]) -> dict[str, Any]:
     """The hyperparameters of a param set that ``loss.bind`` takes as they are: without the
     test's placeholders ('full', 'row' arrays, the ``_form`` key), a required var as 1."""
-    return {k: v for k, v in filled(loss, loss_params(params)).items() if not isinstance(v, str)}
-
-
-def filled(loss: Loss, params: dict[str, Any]) -> dict[str, Any]:
-    """params with a required array parameter (var) given as the number 1."""
-    out = dict(params)
-    for p in loss.spec.params:
-        if p.default is REQUIRED and p.name not in out:
-            out[p.name] = 1.0
-    return out
+    return {k: v for k, v in loss.spec.drawn(loss_params(params)).items() if not isinstance(v, str)}
 
 
 # ---- parameters ---------------------------------------------------------------------------------
@@ -792,7 +783,7 @@ def probe_inputs(
     sample (d first input / dt). Array parameters named 'full' get random positive values at
     the shape of their pattern (a class weight: one per class), others the constant
     ``ARRAY_PARAM_ON_LINES``."""
-    bound = filled(loss, loss_params(params))
+    bound = loss.spec.drawn(loss_params(params))
     rng = np.random.default_rng(0)
     for p in loss.spec.params:
         if p.kind == "array" and isinstance(bound.get(p.name), str):

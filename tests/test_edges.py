@@ -318,7 +318,7 @@ def _settings(loss: Any) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for pid, params in I.param_sets(loss):
         if I.is_base(loss, params):
-            bound = I.filled(loss, I.loss_params(params))
+            bound = loss.spec.drawn(I.loss_params(params))
             if "var" in bound and isinstance(bound["var"], str):
                 bound["var"] = 0.5
             out.append((pid, bound))

@@ -9,6 +9,7 @@ its inputs that plots and ``lossatlas show`` sweep (:class:`Probe`).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -415,6 +416,15 @@ class LossSpec:
     @property
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
+
+    def drawn(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``params`` with each required parameter they lack (gaussian_nll's var) given as 1:
+        the setting that plots, ``lossatlas show`` and the tests draw a loss at."""
+        out = dict(params or {})
+        for p in self.params:
+            if p.default is inspect.Parameter.empty and p.name not in out:
+                out[p.name] = 1.0
+        return out
 
     @property
     def positional_params(self) -> tuple[str, ...]:

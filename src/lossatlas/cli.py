@@ -43,7 +43,6 @@ FRAMEWORKS = {
     "xgboost": "XGBoost",
     "lightgbm": "LightGBM",
 }
-REQUIRED_STAND_IN = 1.0  # value used in the table for a required array parameter (var)
 
 
 class UsageError(Exception):
@@ -241,12 +240,7 @@ def _parse_value(text: str, param: Param) -> Any:
 
 def _parse_params(spec: LossSpec, items: Sequence[str]) -> dict[str, Any]:
     """Defaults, then each ``--param k=v``; a required array parameter (var) defaults to 1."""
-    params: dict[str, Any] = {}
-    for p in spec.params:
-        if p.default is inspect.Parameter.empty:
-            params[p.name] = REQUIRED_STAND_IN
-        else:
-            params[p.name] = p.default
+    params: dict[str, Any] = {**spec.defaults, **spec.drawn()}
     known = {p.name: p for p in spec.params}
     for item in items:
         name, sep, text = item.partition("=")

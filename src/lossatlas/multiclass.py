@@ -249,6 +249,7 @@ class CrossEntropy(AxisLoss):
         xp: Any,
         logits: Any,
         target: Any,
+        *,
         class_weight: Any,
         ignore_index: int | None,
         label_smoothing: float,
@@ -272,36 +273,12 @@ class CrossEntropy(AxisLoss):
         return -xp.log(safe), None, a, total, implicit, onehot
 
     # ---- kernels ----------------------------------------------------------------------------
-    def _unreduced(
-        self,
-        xp: Any,
-        logits: Any,
-        target: Any,
-        *,
-        class_weight: Any,
-        ignore_index: int | None,
-        label_smoothing: float,
-        from_logits: bool,
-    ) -> Unreduced:
-        nll, _, a, _, implicit, _ = self._pieces(
-            xp, logits, target, class_weight, ignore_index, label_smoothing, from_logits
-        )
+    def _unreduced(self, xp: Any, logits: Any, target: Any, **params: Any) -> Unreduced:
+        nll, _, a, _, implicit, _ = self._pieces(xp, logits, target, **params)
         return Unreduced(xp.sum(times_finite(xp, a, nll), axis=-1), implicit)
 
-    def _grad(
-        self,
-        xp: Any,
-        logits: Any,
-        target: Any,
-        *,
-        class_weight: Any,
-        ignore_index: int | None,
-        label_smoothing: float,
-        from_logits: bool,
-    ) -> Any:
-        nll, parts, a, total, _, onehot = self._pieces(
-            xp, logits, target, class_weight, ignore_index, label_smoothing, from_logits
-        )
+    def _grad(self, xp: Any, logits: Any, target: Any, **params: Any) -> Any:
+        nll, parts, a, total, _, onehot = self._pieces(xp, logits, target, **params)
         if parts is None:  # probabilities: d(-a log p)/dp = -a / p (0 where a is 0)
             return -times_finite(xp, a, _reciprocal(xp, logits))
         p = parts.probs(xp)
@@ -313,20 +290,8 @@ class CrossEntropy(AxisLoss):
         exact = a_y * xp.expm1(-nll) + (total - a_y) * p
         return xp.where(onehot, exact, grad)
 
-    def _hess(
-        self,
-        xp: Any,
-        logits: Any,
-        target: Any,
-        *,
-        class_weight: Any,
-        ignore_index: int | None,
-        label_smoothing: float,
-        from_logits: bool,
-    ) -> Any:
-        _, parts, a, total, _, _ = self._pieces(
-            xp, logits, target, class_weight, ignore_index, label_smoothing, from_logits
-        )
+    def _hess(self, xp: Any, logits: Any, target: Any, **params: Any) -> Any:
+        _, parts, a, total, _, _ = self._pieces(xp, logits, target, **params)
         if parts is None:  # probabilities: a / p^2
             inv = _reciprocal(xp, logits)
             return times_finite(xp, a, inv * inv)

@@ -47,7 +47,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .._loss import REQUIRED, Loss
+from .._loss import Loss
 from .._probes import along
 from .._registry import catalog, get
 from .._spec import Probe
@@ -145,7 +145,7 @@ def has_derivatives(loss: Loss | str, params: Mapping[str, Any] | None = None) -
     """Whether the loss has a gradient and a Hessian along its probe (a loss defined over a
     reduction of the whole batch, rmse, has values only)."""
     loss = _resolve(loss)
-    return _has_derivatives(loss, loss.probe(**_drawn(loss, params or {})))
+    return _has_derivatives(loss, loss.probe(**loss.spec.drawn(params or {})))
 
 
 def _check_curveable(loss: Loss, derivative: int | str, params: Mapping[str, Any]) -> None:
@@ -197,7 +197,7 @@ def curve(
     """
     loss = _resolve(loss)
     _check_derivative(derivative)
-    params = _drawn(loss, params or {})  # a required array parameter (var) is drawn at 1
+    params = loss.spec.drawn(params or {})  # a required array parameter (var) is drawn at 1
     _check_curveable(loss, derivative, params)
     probe = loss.probe(**params)
     x = probe.grid()
@@ -404,8 +404,8 @@ def plot_losses(
         raise LossInputError("plot", "losses", "at least one loss", "an empty sequence")
     per = _params_per_loss(resolved, params)
     for loss, p in zip(resolved, per, strict=True):
-        _check_curveable(loss, derivative, _drawn(loss, p))
-    probes = [loss.probe(**_drawn(loss, p)) for loss, p in zip(resolved, per, strict=True)]
+        _check_curveable(loss, derivative, loss.spec.drawn(p))
+    probes = [loss.probe(**loss.spec.drawn(p)) for loss, p in zip(resolved, per, strict=True)]
     keys = [probe.key for probe in probes]
     if len(set(keys)) > 1:
         pairs = ", ".join(f"{x.name}: {k}" for x, k in zip(resolved, keys, strict=True))
@@ -435,15 +435,6 @@ def plot_losses(
     )
 
 
-def _drawn(loss: Loss, params: Mapping[str, Any]) -> dict[str, Any]:
-    """params with a required array parameter (var) filled in as 1, as :func:`curve` does."""
-    out = dict(params)
-    for p in loss.spec.params:
-        if p.default is REQUIRED and p.name not in out:
-            out[p.name] = 1.0
-    return out
-
-
 def loss_figures(loss: Loss | str, out_dir: str | Path) -> dict[str, Path]:
     """The figures of one loss's atlas page, written to ``out_dir``, drawn along its probe.
 
@@ -464,7 +455,7 @@ def loss_figures(loss: Loss | str, out_dir: str | Path) -> dict[str, Path]:
     """
     loss = _resolve(loss)
     out_dir = Path(out_dir)
-    settings = [_drawn(loss, s) for s in loss.spec.showcase] or [_drawn(loss, {})]
+    settings = [loss.spec.drawn(s) for s in loss.spec.showcase] or [loss.spec.drawn({})]
     shown = [dict(s) for s in loss.spec.showcase] or [{}]
     all_keys = list(dict.fromkeys(k for s in shown for k in s))
     varying = [k for k in all_keys if len({repr(s.get(k)) for s in shown}) > 1]
@@ -537,7 +528,7 @@ def _regression_portrait_losses() -> list[Loss]:
         x
         for x in catalog("regression")
         if x.spec.elementwise
-        and x.probe(**_drawn(x, {})).key == "residual"
+        and x.probe(**x.spec.drawn({})).key == "residual"
         and x.name not in _PORTRAIT_EXCLUDED
     ]
 
