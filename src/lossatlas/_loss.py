@@ -308,15 +308,11 @@ class Loss(abc.ABC):
         if head.class_axis and axis_value is not None:  # an axis that the first input lacks
             _normalised_axis(name, axis_param, axis_value, raw[head.name].ndim, head.name)
         for arg, x in raw.items():
-            form = self._form(specs[arg], x, xp, bindings, axis_value)
+            form, bindings = self._form(specs[arg], x, xp, bindings, axis_value)
             if form.class_axis and axis_value is not None:
                 axis = _normalised_axis(name, axis_param, axis_value, x.ndim, arg)
                 if axis != x.ndim - 1:
                     x = xp.moveaxis(x, axis, -1)
-            try:
-                bindings = _shapes.match(form.shape, tuple(x.shape), bindings)
-            except _shapes.ShapeMismatch:  # pragma: no cover - _form matched it already
-                raise
             inputs[arg] = x
             chosen[arg] = form
         if bindings.get("C", 1) < 1:  # "C" names a class axis in the shape patterns
@@ -395,8 +391,11 @@ class Loss(abc.ABC):
                     f"device {other}",
                 )
 
-    def _form(self, spec: Input, x: Any, xp: Any, bindings: dict[str, Any], axis: Any) -> Input:
-        """The form of ``spec`` that ``x`` takes: its dtype kind first, then its shape."""
+    def _form(
+        self, spec: Input, x: Any, xp: Any, bindings: dict[str, Any], axis: Any
+    ) -> tuple[Input, dict[str, Any]]:
+        """The form of ``spec`` that ``x`` takes (its dtype kind first, then its shape, with
+        the class axis last), and the bindings extended by that shape."""
         floating = xp.isdtype(x.dtype, "real floating")
         integral = xp.isdtype(x.dtype, "integral")
         boolean = xp.isdtype(x.dtype, "bool")
@@ -422,8 +421,7 @@ class Loss(abc.ABC):
                 a = axis % len(shape)
                 shape = shape[:a] + shape[a + 1 :] + (shape[a],)
             try:
-                _shapes.match(form.shape, shape, bindings)
-                return form
+                return form, _shapes.match(form.shape, shape, bindings)
             except _shapes.ShapeMismatch as mismatch:
                 errors.append(mismatch.expected + (f" ({form.domain})" if len(forms) > 1 else ""))
         raise LossInputError(self.name, spec.name, " or ".join(errors), f"shape {tuple(x.shape)}")

@@ -312,6 +312,12 @@ class Probe:
     wrt: str
     batch: int | None = None
 
+    @property
+    def has_derivatives(self) -> bool:
+        """Whether derivatives along the probe exist: one sample per t (not a batch reduced as
+        a whole) and a direction for every curve."""
+        return self.batch is None and all(c.direction is not None for c in self.curves)
+
     def grid(self) -> np.ndarray:
         """The values of t drawn: ``xlim`` in steps of 1/100 of a unit (1/1000 on a
         probability axis), the ends of a probability or a rate axis kept off 0 and 1, where

@@ -50,7 +50,6 @@ from matplotlib.figure import Figure
 from .._loss import Loss
 from .._probes import along
 from .._registry import catalog, get
-from .._spec import Probe
 from .._validate import LossInputError
 
 __all__ = [
@@ -137,15 +136,11 @@ def _check_derivative(derivative: Any) -> None:
         )
 
 
-def _has_derivatives(loss: Loss, probe: Probe) -> bool:
-    return probe.batch is None and all(c.direction is not None for c in probe.curves)
-
-
 def has_derivatives(loss: Loss | str, params: Mapping[str, Any] | None = None) -> bool:
     """Whether the loss has a gradient and a Hessian along its probe (a loss defined over a
     reduction of the whole batch, rmse, has values only)."""
     loss = _resolve(loss)
-    return _has_derivatives(loss, loss.probe(**loss.spec.drawn(params or {})))
+    return loss.probe(**loss.spec.drawn(params or {})).has_derivatives
 
 
 def _check_curveable(loss: Loss, derivative: int | str, params: Mapping[str, Any]) -> None:
@@ -156,7 +151,7 @@ def _check_curveable(loss: Loss, derivative: int | str, params: Mapping[str, Any
             "a loss usable as a boosting objective",
             f"{loss.name}: {loss.spec.boosting.reason}",
         )
-    if derivative != 0 and not _has_derivatives(loss, loss.probe(**params)):
+    if derivative != 0 and not loss.probe(**params).has_derivatives:
         wanted = {1: "a grad", 2: "a hess", "boosting": "a Hessian"}[derivative]
         raise LossInputError(
             "plot",
@@ -470,7 +465,7 @@ def loss_figures(loss: Loss | str, out_dir: str | Path) -> dict[str, Path]:
             if (probe.key, c.label) not in panels:
                 panels.append((probe.key, c.label))
     suffix = f" ({_setting_text(shown[0], fixed)})" if fixed else ""
-    kinds = _DERIVATIVE_KINDS if _has_derivatives(loss, probes[0]) else _DERIVATIVE_KINDS[:1]
+    kinds = _DERIVATIVE_KINDS if probes[0].has_derivatives else _DERIVATIVE_KINDS[:1]
     result: dict[str, Path] = {}
     for derivative, kind in enumerate(kinds):
         series = []
