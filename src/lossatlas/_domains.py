@@ -129,6 +129,7 @@ _SAMPLERS = {
         rng.uniform(0.0, 1.0, size=shape),
     ),
     "sign": lambda rng, shape: rng.choice(np.array([-1.0, 1.0]), size=shape),
+    "log_probability": lambda rng, shape: np.log(rng.uniform(0.01, 0.99, size=shape)),
 }
 
 DOMAINS: dict[str, Domain] = {
@@ -141,6 +142,12 @@ DOMAINS: dict[str, Domain] = {
         Domain("nonnegative", "a number >= 0 (a rate, a count, a variance)", low=0.0, safe=1.0),
         Domain("binary", "a label in [0, 1] (hard 0/1 or soft)", low=0.0, high=1.0),
         Domain("sign", "a label in {-1, 1} (0 is read as -1)", members=(-1.0, 0.0, 1.0), safe=1.0),
+        Domain(
+            "log_probability",
+            "a log-probability: a number <= 0, -inf for probability 0",
+            high=0.0,
+            safe=-1.0,
+        ),
         Domain("class_index", "an integer class index in [0, C), or ignore_index", index=True),
         Domain(
             "simplex",

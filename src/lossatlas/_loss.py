@@ -658,6 +658,54 @@ class AxisLoss(Loss):
         """The diagonal of each sample's Hessian with respect to the first input."""
         return self._derivative(self._hess, arrays, params)
 
+    def hess_diag(self, *arrays: Any, **params: Any) -> Any:
+        """The same as ``hess``: the diagonal of each sample's Hessian."""
+        return self.hess(*arrays, **params)
+
+    def boosting_hess(self, *arrays: Any, **params: Any) -> Any:
+        """The positive diagonal curvature a multiclass booster uses, of the scores' shape.
+
+        The exact diagonal ``hess`` where the spec's boosting kind is "exact"; the loss's
+        documented surrogate (``spec.boosting``) where the diagonal can be zero or negative;
+        never below ``BOOSTING_HESSIAN_FLOOR``. The first input must be raw scores (logits).
+        """
+        boosting = self.spec.boosting
+        if boosting.kind == "none":
+            raise LossInputError(
+                self.name, "loss", "a loss usable as a boosting objective", boosting.reason
+            )
+        _, rest = self._split(arrays, params)
+        domain = self.pred_domain(**rest)
+        if domain not in RAW_SCORE_DOMAINS:
+            raise LossInputError(
+                self.name,
+                self.spec.inputs[0].name,
+                "raw scores (a booster's scores are any real numbers)",
+                f"domain {domain!r}",
+            )
+        return self._derivative(self._floored_boosting_hess, arrays, params)
+
+    # ---- kernels for boosters and adapters (unchecked: prepared arrays in, classes last) ----
+    def grad_kernel(self, xp: Any, *arrays: Any, **params: Any) -> Any:
+        """The per-sample gradient on prepared arrays (as ``Call.inputs``/``Call.params``)."""
+        return self._grad(xp, *arrays, **params)
+
+    def boosting_grad_hess_kernel(self, xp: Any, *arrays: Any, **params: Any) -> Any:
+        """``(grad, boosting Hessian diagonal before its floor)`` on prepared arrays, in one
+        go (a booster calls it every round); the tests hold it equal to the separate kernels."""
+        return self._boosting_grad_hess(xp, *arrays, **params)
+
+    def _floored_boosting_hess(self, xp: Any, *arrays: Any, **params: Any) -> Any:
+        h = self._boosting_hess(xp, *arrays, **params)
+        return xp.maximum(h, xp.asarray(BOOSTING_HESSIAN_FLOOR, dtype=h.dtype, device=device(h)))
+
+    def _boosting_hess(self, xp: Any, *arrays: Any, **params: Any) -> Any:
+        """The diagonal given to boosters before the floor; losses with a surrogate override."""
+        return self._hess(xp, *arrays, **params)
+
+    def _boosting_grad_hess(self, xp: Any, *arrays: Any, **params: Any) -> Any:
+        return self._grad(xp, *arrays, **params), self._boosting_hess(xp, *arrays, **params)
+
     @abc.abstractmethod
     def _unreduced(self, xp: Any, *arrays: Any, **params: Any) -> Unreduced:
         """The unreduced loss and its implicit weight, with the class axis last."""

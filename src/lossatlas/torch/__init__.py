@@ -31,7 +31,9 @@ class LossModule(nn.Module):
     ``forward(*inputs, weight=None)``; a ``weight`` given to the constructor (a tensor, kept as
     a buffer so ``.to(device)`` moves it) multiplies any per-call weight. Array
     hyperparameters (``pos_weight``) are buffers, or parameters where the spec declares them
-    learnable.
+    learnable. A loss over a class axis takes ``dim`` (default 1, torch's convention, so
+    (N, C, H, W) inputs work) in place of the core's ``axis``; a 1-D input is one unbatched
+    sample.
     """
 
     loss: ClassVar[Loss]
@@ -42,10 +44,18 @@ class LossModule(nn.Module):
         reduction: str = "mean",
         weight: torch.Tensor | None = None,
         compile: bool = False,
+        dim: int | None = None,
         **params: Any,
     ) -> None:
         super().__init__()
         check_reduction(self.loss.name, reduction)
+        axis = next((p.name for p in self.loss.spec.params if p.kind == "axis"), None)
+        if dim is not None and axis is None:
+            raise TypeError(f"{type(self).__name__}() has no class axis: dim is not a parameter")
+        if axis is not None and axis in params:
+            raise TypeError(f"{type(self).__name__}() takes dim (torch's name), not {axis}")
+        self._axis_param = axis
+        self.dim = None if axis is None else (1 if dim is None else dim)
         self.loss.bind(partial=True, **params)  # raises early on a bad hyperparameter
         self.reduction = reduction
         self.compile = compile
@@ -67,10 +77,15 @@ class LossModule(nn.Module):
     def _all_params(self) -> dict[str, Any]:
         return {**self.params, **{name: getattr(self, name) for name in self._arrays}}
 
+    def _with_axis(self, params: dict[str, Any], first: torch.Tensor) -> dict[str, Any]:
+        if self._axis_param is not None and self.dim is not None:
+            params[self._axis_param] = self.dim if first.ndim >= 2 else 0
+        return params
+
     def forward(self, *inputs: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         if self.weight is not None:
             weight = self.weight if weight is None else weight * self.weight
-        params = self._all_params()
+        params = self._with_axis(self._all_params(), inputs[0])
         if self.compile:
             return self._compiled_forward(inputs, weight, params)
         return self.loss(*inputs, weight=weight, reduction=self.reduction, **params)
@@ -92,6 +107,8 @@ class LossModule(nn.Module):
 
     def extra_repr(self) -> str:
         items = [f"{k}={v!r}" for k, v in self.params.items()]
+        if self.dim is not None:
+            items.append(f"dim={self.dim}")
         items.append(f"reduction={self.reduction!r}")
         if self.compile:
             items.append("compile=True")
@@ -153,9 +170,9 @@ class CrossEntropyLoss(LossModule):
             ignore_index=ignore_index,
             label_smoothing=label_smoothing,
             from_logits=from_logits,
+            dim=dim,
             **({} if weight is None else {"class_weight": weight}),
         )
-        self.dim = dim
 
     def forward(
         self,
@@ -163,14 +180,7 @@ class CrossEntropyLoss(LossModule):
         target: torch.Tensor,
         weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        params = self._all_params()
-        params["axis"] = self.dim if input.ndim >= 2 else 0
-        if self.compile:
-            return self._compiled_forward((input, target), weight, params)
-        return self.loss(input, target, weight=weight, reduction=self.reduction, **params)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, dim={self.dim}"
+        return super().forward(input, target, weight=weight)
 
 
 L1Loss = module_class("L1Loss", get("mae"), "torch.nn.L1Loss")
