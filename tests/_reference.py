@@ -170,6 +170,17 @@ def exponential_loss(x, y):
     return mp.exp(-_sign_label(y) * x)
 
 
+def sparsemax_loss(x, y):
+    """sparse_plus(x) - x y + y^2 - y (Blondel et al. 2020, sec. 4.4), by the pieces of
+    sparse_plus: 0 below -1, (x + 1)^2 / 4 inside, x above 1."""
+    y = mp.mpf(y)
+    if x <= -1:
+        return _times(y, -x) + y * y - y
+    if x >= 1:
+        return _times(1 - y, x) + y * y - y
+    return (x + 1) ** 2 / 4 - x * y + y * y - y
+
+
 def zero_one_loss(x, y):
     return mp.mpf(1) if _sign_label(y) * x <= 0 else mp.mpf(0)
 
@@ -205,6 +216,173 @@ def cross_entropy(z, y, *, class_weight, ignore_index, label_smoothing, from_log
     return -mp.fsum(_times(w[c] * target[c], logp[c]) for c in range(n))
 
 
+def _softmax_logs(z, target):
+    """(log softmax(z), masked): the +inf limit and the -inf masked classes of cross_entropy."""
+    n = len(z)
+    masked = [z[c] == -INF and target[c] == 0 for c in range(n)]
+    top = max(z)
+    if top == INF:
+        logp = [mp.log(mp.mpf(1) / sum(v == INF for v in z)) if v == INF else -INF for v in z]
+    else:
+        lse = top + mp.log(mp.fsum(mp.exp(v - top) for v in z))
+        logp = [v - lse for v in z]
+    return logp, masked
+
+
+def _target(y, n, ignore_index=None):
+    """The target as a list of probabilities; None for an ignored index."""
+    if isinstance(y, int):
+        if ignore_index is not None and y == ignore_index:
+            return None
+        return [mp.mpf(1) if c == y else mp.mpf(0) for c in range(n)]
+    return [mp.mpf(v) for v in y]
+
+
+def _smoothed(target, masked, s):
+    s = mp.mpf(s)
+    if not s:
+        return target
+    k = len(target) - sum(masked)
+    return [(1 - s) * t + (0 if m else s / k) for t, m in zip(target, masked, strict=True)]
+
+
+def nll_loss(x, y, *, class_weight, ignore_index):
+    """-w_y x_y; an ignored index gives 0."""
+    if ignore_index is not None and y == ignore_index:
+        return mp.mpf(0)
+    w = mp.mpf(1) if class_weight is None else mp.mpf(class_weight[y])
+    return -w * x[y]
+
+
+def softmax_focal_loss(z, y, *, gamma, alpha, ignore_index, label_smoothing):
+    """-sum_c alpha_c y'_c (1 - p_c)^gamma log p_c, 1 - p_c summed from the other classes."""
+    n = len(z)
+    target = _target(y, n, ignore_index)
+    if target is None:
+        return mp.mpf(0)
+    logp, masked = _softmax_logs(z, target)
+    target = _smoothed(target, masked, label_smoothing)
+    p = [mp.exp(v) for v in logp]
+    a = [mp.mpf(1)] * n if alpha is None else [mp.mpf(v) for v in alpha]
+    total = mp.mpf(0)
+    for c in range(n):
+        q = mp.fsum(p[k] for k in range(n) if k != c)
+        total += _times(a[c] * target[c] * q ** mp.mpf(gamma), logp[c])
+    return -total
+
+
+def poly1_cross_entropy(z, y, *, epsilon, class_weight, ignore_index, label_smoothing):
+    """cross entropy + epsilon sum_c w_c y'_c (1 - p_c)."""
+    n = len(z)
+    target = _target(y, n, ignore_index)
+    if target is None:
+        return mp.mpf(0)
+    logp, masked = _softmax_logs(z, target)
+    target = _smoothed(target, masked, label_smoothing)
+    p = [mp.exp(v) for v in logp]
+    w = [mp.mpf(1)] * n if class_weight is None else [mp.mpf(v) for v in class_weight]
+    ce = -mp.fsum(_times(w[c] * target[c], logp[c]) for c in range(n))
+    poly = mp.fsum(w[c] * target[c] * mp.fsum(p[k] for k in range(n) if k != c) for c in range(n))
+    return ce + mp.mpf(epsilon) * poly
+
+
+def multiclass_hinge(z, y, *, margin, p, variant, class_weight):
+    n = len(z)
+    w = mp.mpf(1) if class_weight is None else mp.mpf(class_weight[y])
+    hinges = [max(mp.mpf(0), mp.mpf(margin) - z[y] + z[c]) ** p for c in range(n) if c != y]
+    if variant == "crammer_singer":
+        return w * max(hinges, default=mp.mpf(0))
+    return w * mp.fsum(hinges) / n
+
+
+def multilabel_soft_margin(z, y, *, class_weight):
+    """mean over classes of -w_c [y_c log sigmoid(z_c) + (1 - y_c) log(1 - sigmoid(z_c))],
+    each log as a softplus (-log sigmoid(z) = log(1 + e^-z))."""
+    n = len(z)
+    w = [mp.mpf(1)] * n if class_weight is None else [mp.mpf(v) for v in class_weight]
+    total = mp.mpf(0)
+    for c in range(n):
+        pos, neg = mp.mpf(y[c]), 1 - mp.mpf(y[c])
+        total += w[c] * (_times(pos, _softplus(-z[c])) + _times(neg, _softplus(z[c])))
+    return total / n
+
+
+def multiclass_sparsemax_loss(z, y):
+    """The Fenchel-Young form <p - y, z> + (|y|^2 - |p|^2)/2 with p = sparsemax(z) (Martins
+    and Astudillo 2016); for a class index sum_c p_c (z_c - z_y) + (1 - |p|^2)/2.
+    A +inf score is the limit: sparsemax uniform over the +inf classes."""
+    n = len(z)
+    target = _target(y, n)
+    if max(z) == INF:
+        top = [c for c in range(n) if z[c] == INF]
+        if any(target[c] > 0 for c in range(n) if c not in top):
+            return INF
+        p = [mp.mpf(1) / len(top) if c in top else mp.mpf(0) for c in range(n)]
+        return mp.fsum((p[c] - target[c]) ** 2 for c in range(n)) / 2
+    order = sorted((v for v in z), reverse=True)
+    k, csum, csum_k = 1, mp.mpf(0), order[0]  # the largest is always in the support
+    for j, v in enumerate(order, start=1):
+        if v == -INF:
+            break
+        if 1 + j * v > csum + v:
+            k, csum_k = j, csum + v
+        csum += v
+    with mp.workdps(mp.mp.dps + 700):  # 1 + 1e300 must not round to 1e300
+        tau = (csum_k - 1) / k
+    p = [max(v - tau, mp.mpf(0)) for v in z]
+    if isinstance(y, int):  # sum_c p_c (z_c - z_y) + (1 - |p|^2) / 2, as optax writes it
+        if z[y] == -INF:
+            return INF
+        shifted = mp.fsum(_times(p[c], z[c] - z[y]) for c in range(n) if c != y)
+        return shifted + (1 - mp.fsum(v * v for v in p)) / 2
+    dot = mp.fsum(_times(p[c] - target[c], z[c]) for c in range(n))
+    return dot + (mp.fsum(t * t for t in target) - mp.fsum(v * v for v in p)) / 2
+
+
+# ---- divergences: pred z and target y are lists over the distribution axis --------------------
+def _log_probabilities(z, input):
+    """log q from probabilities, log-probabilities or logits (a log-softmax; a row holding
+    +inf logits is its limit, uniform over those)."""
+    if input == "probs":
+        return [mp.log(v) if v > 0 else -INF for v in z]
+    if input == "log_probs":
+        return list(z)
+    top = max(z)
+    if top == INF:
+        k = sum(v == INF for v in z)
+        return [-mp.log(k) if v == INF else -INF for v in z]
+    lse = top + mp.log(mp.fsum(mp.exp(v - top) for v in z))
+    return [v - lse for v in z]
+
+
+def kl_divergence(z, y, *, input, log_target):
+    """sum_c t_c (log t_c - log q_c), 0 log 0 = 0."""
+    log_q = _log_probabilities(z, input)
+    log_t = [mp.mpf(v) for v in y] if log_target else [mp.log(v) if v > 0 else -INF for v in y]
+    return mp.fsum(mp.exp(a) * (a - b) for a, b in zip(log_t, log_q, strict=True) if a != -INF)
+
+
+def js_divergence(z, y, *, input):
+    """1/2 sum_c (t_c log(t_c / m_c) + q_c log(q_c / m_c)), m = (t + q) / 2."""
+    q = list(z) if input == "probs" else [mp.exp(v) for v in _log_probabilities(z, input)]
+    total = []
+    for a, b in zip((mp.mpf(v) for v in y), q, strict=True):
+        m = (a + b) / 2
+        total.append((_xlogy(a, a / m) if a else 0) / 2 + (_xlogy(b, b / m) if b else 0) / 2)
+    return mp.fsum(total)
+
+
+def generalized_kl_divergence(z, y, *, input):
+    """sum_c (t_c log(t_c / q_c) - t_c + q_c), 0 log 0 = 0; q_c = 0 < t_c gives inf."""
+    q = [mp.exp(v) for v in z] if input == "log_probs" else list(z)
+    total = []
+    for a, b in zip((mp.mpf(v) for v in y), q, strict=True):
+        if b == INF or (b == 0 and a > 0):
+            return INF
+        total.append(_xlogy(a, a / b) - a + b if a else b)
+    return mp.fsum(total)
+
+
 ELEMENTWISE: dict[str, Callable[..., Any]] = {
     f.__name__: f
     for f in (
@@ -227,9 +405,24 @@ ELEMENTWISE: dict[str, Callable[..., Any]] = {
         logistic_loss,
         exponential_loss,
         zero_one_loss,
+        sparsemax_loss,
     )
 }
-AXIS: dict[str, Callable[..., Any]] = {"cross_entropy": cross_entropy}
+AXIS: dict[str, Callable[..., Any]] = {
+    f.__name__: f
+    for f in (
+        cross_entropy,
+        nll_loss,
+        softmax_focal_loss,
+        poly1_cross_entropy,
+        multiclass_hinge,
+        multilabel_soft_margin,
+        multiclass_sparsemax_loss,
+        kl_divergence,
+        js_divergence,
+        generalized_kl_divergence,
+    )
+}
 
 
 def rmse(pred: list[Any], target: list[Any]) -> Any:

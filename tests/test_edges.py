@@ -259,15 +259,15 @@ def axis_reference(loss: Any, params: dict[str, Any], logits, target) -> Referen
     f0 = R.AXIS[loss.name]
     n, c = logits.shape
     values, conds = np.zeros(n), np.zeros(n)
-    keys = ("grad", "low", "high", "gcond", "hess", "hcond", "n1", "n2")
+    keys = ("grad", "low", "high", "gcond", "hess", "hcond", "n1", "n2", "l2", "r2")
     out = {k: np.zeros((n, c)) for k in keys}
-    kink, infinite = np.zeros((n, c), bool), np.zeros((n, c), bool)
-    domain = DOMAINS[loss.spec.domain_of("logits", params)]
+    infinite = np.zeros((n, c), bool)
+    domain = DOMAINS[loss.spec.domain_of(loss.spec.inputs[0].name, params)]
     lower = mp.mpf(domain.low) if domain.low > -math.inf else None
     upper = mp.mpf(domain.high) if domain.high < math.inf else None
     for i in range(n):
         z = [mp.mpf(v) for v in logits[i]]
-        y = int(target[i])
+        y = int(target[i]) if np.ndim(target) == 1 else [float(v) for v in target[i]]
         values[i] = _as_float(f0(z, y, **params))
         hess_row = []
         for k in range(c):
@@ -283,16 +283,24 @@ def axis_reference(loss: Any, params: dict[str, Any], logits, target) -> Referen
 
             # probabilities move off the simplex here: the definition takes them as given
             d = _diffs(f, z[k], lower, upper)
+            if z[k] in (lower, upper) and mp.isfinite(d["value"]):
+                d = _end_slope(f, z[k], lower, d)
             out["grad"][i, k] = _as_float(d["grad"])
             left, right = _as_float(d["left"]), _as_float(d["right"])
             out["low"][i, k], out["high"][i, k] = min(left, right), max(left, right)
             out["hess"][i, k] = _as_float(d["hess"])
+            out["l2"][i, k], out["r2"][i, k] = _as_float(d["left2"]), _as_float(d["right2"])
             out["n1"][i, k], out["n2"][i, k] = _as_float(d["noise1"]), _as_float(d["noise2"])
-            hess_row.append(abs(_as_float(d["hess"])))
+            hess_row.append(abs(_as_float(d["hess"])) if mp.isfinite(d["hess"]) else 0.0)
         scale = np.sum(np.where(np.isinf(logits[i]), 0.0, np.abs(logits[i]))) + 1.0
-        conds[i] = scale * np.nanmax(np.abs(np.where(infinite[i], 0.0, out["grad"][i])))
+        steep = infinite[i] | np.isinf(out["grad"][i])  # not what conditions the others
+        conds[i] = scale * np.nanmax(np.abs(np.where(steep, 0.0, out["grad"][i])))
         out["gcond"][i] = scale * max(hess_row)
         out["hcond"][i] = scale * max(hess_row)
+    # a hinge's corner or a change of support (multiclass_hinge, sparsemax): one-sided
+    # derivatives that differ; the second derivative is checked between its sides there
+    kink = _differ(out["low"], out["high"], out["n1"]) & ~infinite
+    hess_kink = kink | (_differ(out["l2"], out["r2"], out["n2"]) & ~infinite)
     return Reference(
         value=values,
         value_cond=conds,
@@ -302,14 +310,38 @@ def axis_reference(loss: Any, params: dict[str, Any], logits, target) -> Referen
         grad_cond=out["gcond"],
         grad_noise=out["n1"],
         hess=out["hess"],
-        hess_low=out["hess"],
-        hess_high=out["hess"],
+        hess_low=np.minimum(out["l2"], out["r2"]),
+        hess_high=np.maximum(out["l2"], out["r2"]),
         hess_cond=out["hcond"],
         hess_noise=out["n2"],
         kink=kink,
-        hess_kink=kink,
+        hess_kink=hess_kink,
         infinite=infinite,
     )
+
+
+def _end_slope(f: Any, x: Any, lower: Any, d: dict[str, Any]) -> dict[str, Any]:
+    """At an end of the domain where the value is finite: the one-sided slope again with a
+    step 1e-30 times as small. One that grew by more than 1 is infinite (a log singularity:
+    the slope of q log q at q = 0, in the Jensen-Shannon divergence), and the second
+    derivative with it, of the sign that takes the slope back from the infinity."""
+    side = 1 if x == lower else -1
+    h = (abs(x) if x != 0 else mp.mpf(1)) * mp.mpf(10) ** -90
+    size = abs(d["value"]) / (abs(x) if x != 0 else 1) + 1  # f1 - f0 is h * slope next to it
+    with mp.workdps(160 + int(mp.log10(size))):
+        f0, f1, f2 = f(x), f(x + side * h), f(x + 2 * side * h)
+        slope = side * (-3 * f0 + 4 * f1 - f2) / (2 * h)
+    if not abs(slope) > abs(d["grad"]) + 1:
+        return d
+    grad = mp.inf if slope > 0 else -mp.inf
+    hess = -side * grad
+    return {**d, "grad": grad, "left": grad, "right": grad, "hess": hess, "left2": hess,
+            "right2": hess}  # fmt: skip
+
+
+#: A spread target for losses between two distributions, exact in every dtype: the neutral
+#: probability row of ``axis_edges`` with 0.5 in class 0 (so the divergence there is 0).
+SPREAD_TARGET = (0.5, 0.125, 0.125, 0.125, 0.125)
 
 
 # ---- the edge inputs ---------------------------------------------------------------------------
@@ -352,11 +384,14 @@ def elementwise_edges(loss: Any, params: dict[str, Any], dtype: str) -> tuple[np
 
 
 def axis_edges(loss: Any, params: dict[str, Any], dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    """(logits (N, C), labels): each edge value of the scores' domain put in the true class
+    """(scores (N, C), labels): each edge value of the scores' domain put in the true class
     (0) and in another class (1) of an otherwise neutral row (zero logits; uniform
-    probabilities, renormalised)."""
+    probabilities, renormalised). Labels are class 0, or for a target with a class axis
+    (multi-label) 1 on class 0 and 0 elsewhere; a distribution (or its log) is that point
+    mass and, for every row again, ``SPREAD_TARGET``."""
     c = I.N_CLASSES
-    domain = DOMAINS[loss.spec.domain_of("logits", params)]
+    scores, target = (i.name for i in loss.spec.inputs[:2])
+    domain = DOMAINS[loss.spec.domain_of(scores, params)]
     rows = []
     for v in round_to(domain.edges(dtype), dtype):
         for k in (0, 1):
@@ -369,7 +404,18 @@ def axis_edges(loss: Any, params: dict[str, Any], dtype: str) -> tuple[np.ndarra
                 row[k] = v
             rows.append(row)
     logits = np.array(rows)
-    return logits, np.zeros(len(rows), dtype=np.int64)
+    if DOMAINS[loss.spec.domain_of(target, params)].index:
+        return logits, np.zeros(len(rows), dtype=np.int64)
+    labels = np.zeros_like(logits)
+    labels[:, 0] = 1.0
+    kind = DOMAINS[loss.spec.domain_of(target, params)]
+    if kind.simplex or kind.log_simplex:  # a distribution: the point mass and a spread one
+        spread = np.broadcast_to(np.array(SPREAD_TARGET), labels.shape)
+        logits, labels = np.concatenate([logits, logits]), np.concatenate([labels, spread])
+        if kind.log_simplex:
+            with np.errstate(divide="ignore"):
+                labels = round_to(np.log(labels), dtype)
+    return logits, labels
 
 
 # ---- the cases -------------------------------------------------------------------------------
@@ -399,7 +445,9 @@ def _prepared(name: str, pid: str, dtype: str) -> tuple[I.Inputs, Reference]:
     else:
         logits, target = axis_edges(loss, params, dtype)
         ref = axis_reference(loss, kernel, logits, target)
-        inputs = I.Inputs({"logits": logits, "target": target}, (), {}, dict(params), class_axis=1)
+        names = [i.name for i in loss.spec.inputs[:2]]
+        inputs = I.Inputs(dict(zip(names, (logits, target), strict=True)), (), {}, dict(params),
+                          class_axis=1)  # fmt: skip
     return inputs, ref
 
 
@@ -488,7 +536,9 @@ def test_values_and_derivatives_at_the_edges(loss, pid, dtype):
         )  # fmt: skip
         infinite_rows = _rows(ref.infinite.reshape(len(ref.value), -1).any(axis=1), grad)
         if not loss.spec.elementwise:  # a row with an infinite logit: finite derivatives
-            assert np.isfinite(grad[infinite_rows]).all(), (backend, "grad with inf logits")
+            # (where they are finite: a measure of 0 next to an infinite one has slope -inf)
+            expected = infinite_rows & (np.isfinite(ref.grad) | ref.infinite)
+            assert np.isfinite(grad[expected]).all(), (backend, "grad with inf logits")
             assert not np.isnan(hess[infinite_rows]).any(), (backend, "hess with inf logits")
 
 

@@ -118,7 +118,11 @@ def test_integer_targets_are_accepted(loss):
     """Hard labels and counts may come as integers (cast to pred's dtype); class indices are
     integers already."""
     inputs = small(loss)
-    inputs.target = np.round(inputs.target)  # hard labels, whole counts
+    target = inputs.target
+    if DOMAINS[loss.spec.domain_of(inputs.names[1], {})].simplex:  # a hard distribution: one-hot
+        inputs.target = (target == target.max(axis=-1, keepdims=True)).astype(np.float64)
+    else:
+        inputs.target = np.round(target)  # hard labels, whole counts
     as_int = replace(
         inputs, values={**inputs.values, inputs.names[1]: inputs.target.astype(np.int64)}
     )
@@ -369,15 +373,9 @@ def _poisoned(loss: Any, params: dict[str, Any], argument: str, value: float) ->
         var[1] = value
         return replace(inputs, arrays=(var,))
     bad = inputs.values[argument].copy()
-    if DOMAINS[loss.spec.domain_of(argument, {})].simplex or (
-        bad.ndim > 1
-        and not np.issubdtype(bad.dtype, np.integer)
-        and inputs.class_axis is not None
-        and argument != inputs.names[0]
-    ):
-        bad[1] = bad[1] * value  # a row that sums to `value`
-    else:
-        bad[1] = value
+    # one sample (a row over a class axis) set to the value: outside the interval, or inside
+    # it in a row that no longer sums to 1 (0.999 on probabilities)
+    bad[1] = value
     return replace(inputs, values={**inputs.values, argument: bad})
 
 

@@ -25,9 +25,19 @@ from .classification import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     focal_loss,
+    sparsemax_loss,
 )
+from .divergences import generalized_kl_divergence, js_divergence, kl_divergence
 from .margin import exponential_loss, hinge, logistic_loss, squared_hinge, zero_one_loss
-from .multiclass import cross_entropy
+from .multiclass import (
+    cross_entropy,
+    multiclass_hinge,
+    multiclass_sparsemax_loss,
+    multilabel_soft_margin,
+    nll_loss,
+    poly1_cross_entropy,
+    softmax_focal_loss,
+)
 from .regression import (
     gaussian_nll,
     huber,
@@ -80,20 +90,30 @@ __all__ = [
     "focal_loss",
     "gaussian_nll",
     "gbm",
+    "generalized_kl_divergence",
     "get",
     "hinge",
     "huber",
+    "js_divergence",
+    "kl_divergence",
     "log_cosh",
     "logistic_loss",
     "mae",
     "mean_bias_error",
     "mse",
+    "multiclass_hinge",
+    "multiclass_sparsemax_loss",
+    "multilabel_soft_margin",
+    "nll_loss",
     "poisson_nll",
+    "poly1_cross_entropy",
     "pseudo_huber",
     "quantile",
     "reduce_loss",
     "rmse",
     "smooth_l1",
+    "softmax_focal_loss",
+    "sparsemax_loss",
     "squared_hinge",
     "zero_one_loss",
 ]

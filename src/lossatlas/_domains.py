@@ -36,6 +36,8 @@ class Domain:
         members: a finite set of allowed values (sign labels), checked instead of the range.
         index: integer class indices in [0, C): never cast to float, never differentiated.
         simplex: the values along the last (class) axis also sum to 1.
+        log_simplex: the values are log-probabilities: their exponentials along the last
+            (class) axis sum to 1.
         safe: a value inside the domain, put where a zero weight masks an element out, so
             that nothing computed from the masked element is NaN or infinite.
     """
@@ -48,6 +50,7 @@ class Domain:
     members: tuple[float, ...] | None = None
     index: bool = False
     simplex: bool = False
+    log_simplex: bool = False
     safe: float = 0.0
 
     def check(self, function: str, argument: str, xp: Any, x: Any, **context: Any) -> None:
@@ -64,16 +67,17 @@ class Domain:
             check_members(function, argument, xp, x, self.members)
         elif self.low > -math.inf or self.high < math.inf:
             check_interval(function, argument, xp, x, self.low, self.high, low_open=self.low_open)
-            if self.simplex:
-                check_sums_to_one(function, argument, xp, x)
+            if self.simplex or self.log_simplex:
+                check_sums_to_one(function, argument, xp, x, log=self.log_simplex)
 
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...], **context: Any) -> Any:
         """Random valid values as a NumPy array: float64, or int64 for an index domain."""
         if self.index:
             return rng.integers(0, context["n_classes"], size=shape)
-        if self.simplex:
+        if self.simplex or self.log_simplex:
             raw = rng.gamma(1.0, size=shape) + 0.05
-            return raw / raw.sum(axis=-1, keepdims=True)
+            probs = raw / raw.sum(axis=-1, keepdims=True)
+            return np.log(probs) if self.log_simplex else probs
         return _SAMPLERS[self.name](rng, shape)
 
     def edges(self, dtype: str) -> tuple[float, ...]:
@@ -155,6 +159,14 @@ DOMAINS: dict[str, Domain] = {
             low=0.0,
             high=1.0,
             simplex=True,
+        ),
+        Domain(
+            "log_simplex",
+            "class log-probabilities: values <= 0 (-inf for probability 0) whose exponentials "
+            "sum to 1 along the class axis",
+            high=0.0,
+            log_simplex=True,
+            safe=-1.0,
         ),
     )
 }

@@ -381,8 +381,11 @@ class LossSpec:
             object.__setattr__(self, "pred_domain", self.inputs[0].domain)
         if not self.target_domain and len(self.inputs) > 1:
             object.__setattr__(self, "target_domain", self.inputs[1].domain)
-        if not self.elementwise and self.boosting.kind != "none":
-            raise ValueError(f"{self.name}: a loss that is not elementwise cannot be boosted")
+        if self.boosting.kind != "none" and not (self.elementwise or self.inputs[0].class_axis):
+            # a class-axis loss is a multiclass objective: one raw score per class
+            raise ValueError(
+                f"{self.name}: only an elementwise or a class-axis loss can be boosted"
+            )
         if self.properties.smoothness not in SMOOTHNESS:
             raise ValueError(f"{self.name}: unknown smoothness {self.properties.smoothness!r}")
         names = {p.name for p in self.params}

@@ -110,7 +110,7 @@ def check_parameter(
             function,
             name,
             f"a value in {interval_text(low, high, low_inclusive, high_inclusive)}",
-            repr(number),
+            repr(value if isinstance(value, (int, float)) else number),  # 3.0 as given
         )
     return number
 
@@ -193,18 +193,22 @@ def check_finite_target(function: str, name: str, xp: Any, x: Any) -> None:
         raise LossInputError(function, name, "no NaN values", "NaN")
 
 
-def check_sums_to_one(function: str, name: str, xp: Any, x: Any, tolerance: float = 1e-2) -> None:
+def check_sums_to_one(
+    function: str, name: str, xp: Any, x: Any, tolerance: float = 1e-2, *, log: bool = False
+) -> None:
     """Every vector along the last axis sums to 1 within ``tolerance`` (1%: room for the
-    rounding of half-precision probabilities, none for unnormalised scores)."""
+    rounding of half-precision probabilities, none for unnormalised scores); with ``log``,
+    the exponentials of the values (log-probabilities) do."""
     if not values_checkable(x):
         return
-    totals = xp.sum(x, axis=-1)
+    totals = xp.sum(xp.exp(x) if log else x, axis=-1)
     lo, hi = value_range(xp, totals)
     if not (abs(lo - 1.0) <= tolerance and abs(hi - 1.0) <= tolerance):
         raise LossInputError(
             function,
             name,
-            "probabilities that sum to 1 (within 1%) along the class axis",
+            ("log-probabilities whose exponentials sum" if log else "probabilities that sum")
+            + " to 1 (within 1%) along the class axis",
             f"sums from {lo:g} to {hi:g}" if lo == lo and hi == hi else "NaN",
         )
 

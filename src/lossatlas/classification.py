@@ -669,14 +669,87 @@ class FocalLoss(ElementwiseLoss):
         return xp.where(positive, safe**power, at_zero)
 
 
+class SparsemaxLoss(ElementwiseLoss):
+    r"""Binary sparsemax loss (Blondel, Martins and Niculae 2020, sec. 4.4); optax's
+    ``sparsemax_loss``.
+
+    .. math:: \ell = (u - y)^2 + (1 - y)\,(x - 1)_+ + y\,(-1 - x)_+,\qquad
+              u = \operatorname{clip}\big(\tfrac{x + 1}{2}, 0, 1\big)
+
+    The Fenchel-Young loss of the binary Gini entropy, ``sparse_plus(x) - x y + y^2 - y``,
+    written as a sum of non-negative terms (exact where it is tiny, 0 exactly when the
+    sparse sigmoid u equals y). For hard labels it is optax's ``sparse_plus(-x)`` (y = 1) and
+    ``sparse_plus(x)`` (y = 0); soft labels in [0, 1] follow the same Fenchel-Young form.
+    Its gradient is ``u - y`` and its second derivative 1/2 for |x| <= 1, else 0 (at the
+    kinks x = +-1 the inside's).
+    """
+
+    spec = LossSpec(
+        name="sparsemax_loss",
+        family="classification",
+        summary="Binary sparsemax loss: a logistic loss that is exactly 0 past a margin.",
+        pred_domain="logit",
+        target_domain="binary",
+        properties=Properties(convex=True, robust=True, smoothness="C1"),
+        formula=r"\ell = (u - y)^2 + (1 - y)(x - 1)_+ + y(-1 - x)_+,\ "
+        r"u = \mathrm{clip}(\tfrac{x+1}{2}, 0, 1)",
+        references=(
+            "Blondel, M., Martins, A. F. T., Niculae, V. (2020). Learning with Fenchel-Young "
+            "Losses. JMLR 21(35), sec. 4.4.",
+            "Martins, A. F. T., Astudillo, R. F. (2016). From Softmax to Sparsemax. ICML.",
+        ),
+        params=(),
+        aliases=("binary_sparsemax_loss", "sparse_sigmoid_loss"),
+        framework_names={"optax": "optax.sparsemax_loss"},
+        derivative_notes="with respect to the logit: grad = sparse_sigmoid(x) - y with "
+        "sparse_sigmoid(x) = clip((x + 1)/2, 0, 1); hess = 1/2 for |x| < 1, else 0.",
+        when_to_use="Binary classification where a confident right answer should cost exactly "
+        "nothing (sparse outputs), with a logistic-like loss near the boundary.",
+        kinks=lambda p: (-1.0, 1.0),
+        boosting=BoostingHessian(
+            "surrogate",
+            r"h = 1/2",
+            "The second derivative is 1/2 inside [-1, 1] and 0 outside, where a leaf of "
+            "confident rows would divide by 0. The constant 1/2 bounds it everywhere, so each "
+            "Newton step minimises a quadratic that lies above the loss.",
+        ),
+    )
+
+    def _residual(self, xp: Any, x: Any, y: Any) -> Any:
+        """u - y: -y below -1, 1 - y above 1, and inside (x - (2y - 1)) / 2, whose 2y - 1 is
+        exact for y >= 1/4 (so near x = 2y - 1, where the loss is tiny, nothing cancels but x
+        against it); for y < 1/4, (x + 1)/2 - y (exact near x = -1). The ends belong to the
+        inside, whose slope autodiff then takes (a max would split it in two there)."""
+        inside = xp.where(y >= 0.25, 0.5 * (x - (2.0 * y - 1.0)), 0.5 * (x + 1.0) - y)
+        return xp.where(x < -1.0, -y, xp.where(x > 1.0, 1.0 - y, inside))
+
+    def _value(self, xp: Any, pred: Any, target: Any) -> Any:
+        above = where0(xp, pred > 1.0, pred - 1.0)  # inf at x = +inf: weighted by 1 - y
+        below = where0(xp, pred < -1.0, -1.0 - pred)
+        d = self._residual(xp, pred, target)
+        return d * d + times_finite(xp, 1.0 - target, above) + times_finite(xp, target, below)
+
+    def _grad(self, xp: Any, pred: Any, target: Any) -> Any:
+        return self._residual(xp, pred, target)
+
+    def _hess(self, xp: Any, pred: Any, target: Any) -> Any:
+        inside = (pred >= -1.0) & (pred <= 1.0)  # the ends: the inside's, as in ``_residual``
+        return 0.5 * xp.astype(inside, pred.dtype)
+
+    def _boosting_hess(self, xp: Any, pred: Any, target: Any) -> Any:
+        return xp.full_like(pred, 0.5)
+
+
 binary_cross_entropy = register(BinaryCrossEntropy())
 binary_cross_entropy_with_logits = register(BinaryCrossEntropyWithLogits())
 balanced_cross_entropy = register(BalancedCrossEntropy())
 focal_loss = register(FocalLoss())
+sparsemax_loss = register(SparsemaxLoss())
 
 __all__ = [
     "balanced_cross_entropy",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "focal_loss",
+    "sparsemax_loss",
 ]

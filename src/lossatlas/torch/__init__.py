@@ -183,6 +183,132 @@ class CrossEntropyLoss(LossModule):
         return super().forward(input, target, weight=weight)
 
 
+class NLLLoss(LossModule):
+    """Negative log-likelihood with torch's argument names: a drop-in for ``torch.nn.NLLLoss``.
+
+    ``NLLLoss(weight=None, ignore_index=-100, reduction="mean", *, dim=1, compile=False)``:
+    ``weight`` is the per-class weight (``class_weight`` in ``lossatlas.nll_loss``), ``dim``
+    the class axis. ``forward(input, target, weight=None)`` takes log-probabilities and class
+    indices, and an optional per-sample ``weight``.
+    """
+
+    loss = get("nll_loss")
+
+    def __init__(
+        self,
+        weight: torch.Tensor | None = None,
+        ignore_index: int | None = -100,
+        reduction: str = "mean",
+        *,
+        dim: int = 1,
+        compile: bool = False,
+    ) -> None:
+        super().__init__(
+            reduction=reduction,
+            compile=compile,
+            ignore_index=ignore_index,
+            dim=dim,
+            **({} if weight is None else {"class_weight": weight}),
+        )
+
+
+class MultiMarginLoss(LossModule):
+    """The Weston-Watkins multiclass hinge with torch's argument names: a drop-in for
+    ``torch.nn.MultiMarginLoss``.
+
+    ``MultiMarginLoss(p=1, margin=1.0, weight=None, reduction="mean", *, dim=1,
+    compile=False)``: ``weight`` is the per-class weight, which scales the values and not the
+    mean's denominator, as in torch. Computed by ``lossatlas.multiclass_hinge``.
+    """
+
+    loss = get("multiclass_hinge")
+
+    def __init__(
+        self,
+        p: int = 1,
+        margin: float = 1.0,
+        weight: torch.Tensor | None = None,
+        reduction: str = "mean",
+        *,
+        dim: int = 1,
+        compile: bool = False,
+    ) -> None:
+        super().__init__(
+            reduction=reduction,
+            compile=compile,
+            p=p,
+            margin=margin,
+            variant="weston_watkins",
+            dim=dim,
+            **({} if weight is None else {"class_weight": weight}),
+        )
+
+
+class MultiLabelSoftMarginLoss(LossModule):
+    """Multi-label soft margin with torch's argument names: a drop-in for
+    ``torch.nn.MultiLabelSoftMarginLoss``; ``weight`` is the per-class weight."""
+
+    loss = get("multilabel_soft_margin")
+
+    def __init__(
+        self,
+        weight: torch.Tensor | None = None,
+        reduction: str = "mean",
+        *,
+        dim: int = 1,
+        compile: bool = False,
+    ) -> None:
+        super().__init__(
+            reduction=reduction,
+            compile=compile,
+            dim=dim,
+            **({} if weight is None else {"class_weight": weight}),
+        )
+
+
+class KLDivLoss(LossModule):
+    """The KL divergence with torch's argument semantics: a drop-in for
+    ``torch.nn.KLDivLoss(reduction="batchmean")`` on (N, C) inputs.
+
+    ``KLDivLoss(reduction="mean", log_target=False, *, input="log_probs", dim=1, weight=None,
+    compile=False)``: ``forward(input, target, weight=None)`` takes log-probabilities, as
+    torch's ``input`` (``input="probs"`` or ``"logits"`` take those instead, unlike
+    ``lossatlas.kl_divergence``, whose default is probabilities), and target probabilities
+    (log-probabilities with ``log_target=True``). "mean" (also spelt "batchmean") averages
+    the per-sample divergences, each summed over ``dim``: torch's "batchmean" for (N, C)
+    inputs (for (N, C, d1, ...) torch divides the total by N, here every position is a
+    sample); torch's "mean" over elements is not a divergence and is not offered. Computed
+    by ``lossatlas.kl_divergence``: a zero in the target gives 0 with finite gradients, also
+    where the input is -inf (torch's ``kl_div`` gives NaN there).
+    """
+
+    loss = get("kl_divergence")
+
+    def __init__(
+        self,
+        reduction: str = "mean",
+        log_target: bool = False,
+        *,
+        input: str = "log_probs",
+        dim: int = 1,
+        weight: torch.Tensor | None = None,
+        compile: bool = False,
+    ) -> None:
+        super().__init__(
+            reduction="mean" if reduction == "batchmean" else reduction,
+            weight=weight,
+            compile=compile,
+            dim=dim,
+            input=input,
+            log_target=log_target,
+        )
+
+    def forward(
+        self, input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return super().forward(input, target, weight=weight)
+
+
 L1Loss = module_class("L1Loss", get("mae"), "torch.nn.L1Loss")
 MSELoss = module_class("MSELoss", get("mse"), "torch.nn.MSELoss")
 RMSELoss = module_class("RMSELoss", get("rmse"))
@@ -206,6 +332,13 @@ LogisticLoss = module_class("LogisticLoss", get("logistic_loss"), "torch.nn.Soft
 SoftMarginLoss = LogisticLoss
 ExponentialLoss = module_class("ExponentialLoss", get("exponential_loss"))
 ZeroOneLoss = module_class("ZeroOneLoss", get("zero_one_loss"))
+SparsemaxLoss = module_class("SparsemaxLoss", get("sparsemax_loss"))
+SoftmaxFocalLoss = module_class("SoftmaxFocalLoss", get("softmax_focal_loss"))
+Poly1CrossEntropyLoss = module_class("Poly1CrossEntropyLoss", get("poly1_cross_entropy"))
+MulticlassHinge = module_class("MulticlassHinge", get("multiclass_hinge"))
+MulticlassSparsemaxLoss = module_class("MulticlassSparsemaxLoss", get("multiclass_sparsemax_loss"))
+JSDivergenceLoss = module_class("JSDivergenceLoss", get("js_divergence"))
+GeneralizedKLDivLoss = module_class("GeneralizedKLDivLoss", get("generalized_kl_divergence"))
 
 #: the module class of every registered loss, by loss name
 MODULES: dict[str, type[LossModule]] = {
@@ -232,6 +365,16 @@ MODULES: dict[str, type[LossModule]] = {
         LogisticLoss,
         ExponentialLoss,
         ZeroOneLoss,
+        SparsemaxLoss,
+        NLLLoss,
+        SoftmaxFocalLoss,
+        Poly1CrossEntropyLoss,
+        MulticlassHinge,
+        MultiLabelSoftMarginLoss,
+        MulticlassSparsemaxLoss,
+        KLDivLoss,
+        JSDivergenceLoss,
+        GeneralizedKLDivLoss,
     )
 }
 
@@ -247,5 +390,6 @@ __all__ = [
     "module_class",
     "module_for",
     *sorted(c.__name__ for c in MODULES.values()),
+    "MultiMarginLoss",
     "SoftMarginLoss",
 ]
