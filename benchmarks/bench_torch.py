@@ -3,7 +3,10 @@
 For each elementwise loss, at N = 10^7 float32 by default, lossatlas's default call (native
 kernel, closed-form autograd.Function or dedicated Function) is measured beside the references
 below; ``cross_entropy`` is measured beside ``F.cross_entropy`` at (B, C) = (65536, 10),
-(16384, 1000) and (2048, 32000) float32 logits with integer labels. The references are:
+(16384, 1000) and (2048, 32000) float32 logits with integer labels, and ``softmax_focal_loss``
+and ``poly1_cross_entropy`` at (16384, 1000) beside their composed array-API definitions and
+beside the short torch formulas users write (log_softmax of the true class). The references
+are:
 - torch's native loss where one exists (``F.huber_loss`` ...);
 - torchvision's composed focal-loss formula for ``focal_loss`` (torchvision.ops.sigmoid_focal_loss,
   written out here as torchvision does: sigmoid, BCE, p_t, (1 - p_t)**gamma, alpha_t);
@@ -51,6 +54,21 @@ def torchvision_focal(
     alpha_t = alpha * y + (1 - alpha) * (1 - y)
     return (alpha_t * loss).mean()
 
+
+def torch_softmax_focal(z: torch.Tensor, y: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+    """The softmax focal loss as it is usually written in torch: log_softmax, then the true
+    class's (1 - p)^gamma log p, reduction "mean"."""
+    log_p = F.log_softmax(z, dim=-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
+    return (-((1 - log_p.exp()) ** gamma) * log_p).mean()
+
+
+def torch_poly1(z: torch.Tensor, y: torch.Tensor, epsilon: float = 1.0) -> torch.Tensor:
+    """Poly-1 as the PolyLoss paper's code writes it: cross entropy + epsilon (1 - p_y)."""
+    p_y = F.softmax(z, dim=-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
+    return (F.cross_entropy(z, y, reduction="none") + epsilon * (1 - p_y)).mean()
+
+
+TORCH_FORMULAS = {"softmax_focal_loss": torch_softmax_focal, "poly1_cross_entropy": torch_poly1}
 
 NATIVE: dict[str, tuple[str, Case]] = {
     "mae": ("F.l1_loss", F.l1_loss),
@@ -136,6 +154,32 @@ def cases(args: argparse.Namespace) -> Iterator[tuple[str, str, Callable[[], tup
                 return loss(p, t)
 
         yield loss.name, ref_name, make, ours, ref
+    for name in ("softmax_focal_loss", "poly1_cross_entropy"):  # beside their composed form
+        if wanted and name not in wanted:
+            continue
+        loss = la.get(name)
+        for shape in filter(None, args.axis_shapes.split(",")):
+            b, c = (int(v) for v in shape.split("x"))
+
+            def make_axis(b=b, c=c):
+                gen = torch.Generator().manual_seed(b + c)
+                logits = (torch.randn(b, c, generator=gen) * 3).requires_grad_(True)
+                return logits, torch.randint(0, c, (b,), generator=gen), None
+
+            yield (
+                f"{name} ({b}, {c})",
+                "composed array API",
+                make_axis,
+                lambda z, y, _, loss=loss: loss(z, y),
+                lambda z, y, _, loss=loss: loss.composed(z, y),
+            )
+            yield (
+                f"{name} ({b}, {c}) ",
+                "torch formula",
+                make_axis,
+                lambda z, y, _, loss=loss: loss(z, y),
+                lambda z, y, _, name=name: TORCH_FORMULAS[name](z, y),
+            )
     if wanted and "cross_entropy" not in wanted:
         return
     for shape in filter(None, args.ce_shapes.split(",")):
@@ -179,11 +223,16 @@ def main(argv: list[str] | None = None) -> int:
         default="65536x10,16384x1000,2048x32000",
         help="(B, C) shapes of the cross entropy rows; empty for none",
     )
+    parser.add_argument(
+        "--axis-shapes",
+        default="16384x1000",
+        help="(B, C) shapes of the softmax focal and poly-1 rows; empty for none",
+    )
     parser.add_argument("--memory-of", nargs=2, metavar=("ROW", "WHICH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     shared = [f"--n={args.n}", f"--threads={args.threads}", f"--losses={args.losses}",
-              f"--ce-shapes={args.ce_shapes}"]  # fmt: skip
+              f"--ce-shapes={args.ce_shapes}", f"--axis-shapes={args.axis_shapes}"]  # fmt: skip
     if args.memory_of:  # one memory measurement, in this fresh process
         row, which = args.memory_of
         for name, _, make, ours, ref in cases(args):

@@ -431,6 +431,113 @@ def _cross_entropy(loss: Any, call: Any) -> Unreduced | None:
     return Unreduced(values, implicit)
 
 
+# ---- 6. softmax losses of the true class's probability ----------------------------------------
+class _TrueClassSoftmax(torch.autograd.Function):
+    """A softmax loss of index targets whose value depends on the true class's probability
+    alone, ``f(p_y)`` per sample (softmax focal, poly-1 without label smoothing).
+
+    Its gradient is ``u p_j`` off the true class and ``v`` on it, for per-sample numbers u and
+    v that ``head(nll_y, p_y, q_y, log_q_y)`` returns with the value; so a pass over the
+    logits for the log-sum-exp (as in ``_SoftmaxCrossEntropy``: T without the largest class,
+    nll_y = log1p(T) - (z_y - m), q_y = 1 - p_y as T / (1 + T) where y is the largest), a
+    pass for the gradient, and nothing logits-sized saved but the logits. These are the
+    definition's formulas on the same numbers (``_FocalPieces``, ``Poly1CrossEntropy``).
+    """
+
+    @staticmethod
+    def forward(ctx, z, label, head, exact):
+        ctx.exact = exact
+        top, at = z.max(dim=-1, keepdim=True)
+        rest = torch.sub(z, top).exp_().scatter_(-1, at, 0.0).sum(dim=-1, keepdim=True)
+        log_s = torch.log1p(rest)
+        index = label.unsqueeze(-1)
+        nll = log_s - (z.gather(-1, index) - top)
+        p = torch.exp(-nll)
+        is_top = at == index
+        q = torch.where(is_top, rest / (1.0 + rest), 1.0 - p)
+        log_q = torch.where(is_top, torch.log(rest) - log_s, torch.log1p(-p))
+        values, u, v = head(nll, p, q, log_q)
+        ctx.save_for_backward(z, index, top + log_s, u, v)
+        return values.squeeze(-1)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        z, index, lse, u, v = ctx.saved_tensors
+        if torch.is_grad_enabled():  # a double backward: the core's differentiable gradient
+            return ctx.exact(z) * grad_out.unsqueeze(-1), None, None, None
+        g = grad_out.unsqueeze(-1)
+        grad = torch.sub(z, lse).exp_().mul_(u * g)
+        return grad.scatter_(-1, index, v * g), None, None, None
+
+
+def _true_class_call(loss: Any, call: Any, weight_key: str, head: Any) -> Unreduced | None:
+    """Runs ``_TrueClassSoftmax`` with ``head(nll, p, q, log_q, a)`` (a: the true class's
+    weight, 0 where ignored) where it applies: index targets, no label smoothing, finite
+    largest logits (a +inf logit is the definition's limit), no parameter needing a gradient;
+    None elsewhere, and the core runs the definition."""
+    logits, target = call.arrays()
+    p = call.params
+    weights = p[weight_key]
+    if torch.is_floating_point(target) or p["label_smoothing"] or _needs_grad(weights):
+        return None
+    if not bool(torch.isfinite(logits.detach().amax(dim=-1)).all()):
+        return None
+    ignore = p["ignore_index"]
+    valid = None if ignore is None else target != ignore
+    label = target if valid is None else torch.where(valid, target, 0)
+    a = torch.ones((), dtype=logits.dtype) if weights is None else weights[label].unsqueeze(-1)
+    if valid is not None:
+        a = a * valid.unsqueeze(-1).to(logits.dtype)
+
+    def exact(z: Tensor) -> Tensor:
+        return loss.grad_kernel(xp, z, target, **p)
+
+    values = _TrueClassSoftmax.apply(logits, label, lambda *pieces: head(*pieces, a), exact)
+    return Unreduced(values, None if valid is None else valid.to(values.dtype))
+
+
+def _softmax_focal(loss: Any, call: Any) -> Unreduced | None:
+    """The softmax focal loss of index targets: value a (1 - p_y)^gamma nll_y, gradient
+    ``-a g p`` off the true class and ``a g q_y`` on it, g = -(1-p_y)^gamma (gamma p_y nll_y /
+    q_y + 1) (``SoftmaxFocalLoss._g``). Its implicit weight is the ignore mask: alpha scales
+    the values only."""
+    gamma = call.params["gamma"]
+
+    def head(nll, p, q, log_q, a):
+        if gamma == 0:
+            m = torch.ones_like(q)
+        else:
+            big = q > 1e-8
+            m = torch.where(big, torch.where(big, q, 1.0) ** gamma, torch.exp(gamma * log_q))
+        positive = q > 0
+        pr = torch.where(positive, p * nll / torch.where(positive, q, 1.0), p)
+        ag = a * (-m * (gamma * pr + 1.0))
+        return a * (m * nll), -ag, ag * q
+
+    return _true_class_call(loss, call, "alpha", head)
+
+
+def _poly1(loss: Any, call: Any) -> Unreduced | None:
+    """Poly-1 of index targets: value a (nll_y + epsilon q_y), gradient
+    ``a (1 + epsilon p_y) p`` off the true class and ``-a q_y (1 + epsilon p_y)`` on it. Class
+    weights enter the mean's denominator, as cross_entropy's."""
+    epsilon = call.params["epsilon"]
+
+    def head(nll, p, q, log_q, a):
+        scale = a * (1.0 + epsilon * p)
+        return a * (nll + epsilon * q), scale, -scale * q
+
+    out = _true_class_call(loss, call, "class_weight", head)
+    weights = call.params["class_weight"]
+    if out is None or weights is None:
+        return out
+    _, target = call.arrays()
+    ignore = call.params["ignore_index"]
+    label = target if ignore is None else torch.where(target != ignore, target, 0)
+    implicit = weights[label]
+    return Unreduced(out.values, implicit if out.weight is None else implicit * out.weight)
+
+
 for _name, _run in {
     "mae": _mae,
     "mse": _mse,
@@ -447,5 +554,7 @@ for _name, _run in {
     "balanced_cross_entropy": _balanced_logits,
     "focal_loss": _focal,
     "cross_entropy": _cross_entropy,
+    "softmax_focal_loss": _softmax_focal,
+    "poly1_cross_entropy": _poly1,
 }.items():
     register("torch", _name, _run)
