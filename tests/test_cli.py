@@ -153,7 +153,8 @@ def test_show_every_loss(capsys, name):
         assert " ".join(f"with {variant.describe()}:".split()) in flat
     boosting = spec.boosting
     if boosting.kind == "exact":
-        assert "Gradient boosting (lossatlas.gbm):\n  the exact Hessian\n" in out
+        diagonal = "" if spec.elementwise else " diagonal"  # a class-axis loss: multiclass
+        assert f"Gradient boosting (lossatlas.gbm):\n  the exact Hessian{diagonal}\n" in out
     elif boosting.kind == "surrogate":
         header = f"Gradient boosting (lossatlas.gbm):\n  surrogate Hessian {boosting.formula}\n"
         assert header in out

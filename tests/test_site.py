@@ -154,7 +154,11 @@ def test_every_loss_page_says_what_boosters_get(pages):
             assert boosting.reason in section
         elif boosting.kind == "exact":
             assert "exact second derivative" in section
-            assert f'gbm.initial_prediction("{loss.name}", y)' in section
+            # a class-axis loss is a multiclass objective, with a starting score per class
+            start = (
+                "initial_prediction" if loss.spec.elementwise else "multiclass_initial_prediction"
+            )
+            assert f'gbm.{start}("{loss.name}", y' in section
         else:
             assert "positive surrogate" in section
             assert " ".join(boosting.reason.split()) in section

@@ -124,6 +124,14 @@ def _table(
 
 
 # ---- list ------------------------------------------------------------------------------------
+#: shorter names of the longest domains in the catalogue table (the legend says them in full)
+SHORT_DOMAINS = {"class_index": "index", "log_probability": "logprob", "nonnegative": "nonneg"}
+
+
+def _short(domain: str) -> str:
+    return SHORT_DOMAINS.get(domain, domain)
+
+
 def _list_lines(family: str | None) -> list[str]:
     """The catalogue as one aligned table, grouped under a line per family."""
     losses = catalog(family)
@@ -134,7 +142,7 @@ def _list_lines(family: str | None) -> list[str]:
         rows.append(
             [
                 "  " + spec.name,
-                f"{spec.pred_domain}/{spec.target_domain}",
+                f"{_short(spec.pred_domain)}/{_short(spec.target_domain)}",
                 _yes(props.convex),
                 _yes(props.robust),
                 props.smoothness,
@@ -142,7 +150,7 @@ def _list_lines(family: str | None) -> list[str]:
             ]
         )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    budget = max(MAX_WIDTH - sum(widths) - 2 * len(widths), 20)
+    budget = max(MAX_WIDTH - sum(widths) - 2 * len(widths), 12)
     header.append("ALIASES")
     for row, loss in zip(rows, losses, strict=True):
         row.append(_truncate_list(_distinct_aliases(loss.spec), budget))
@@ -158,6 +166,10 @@ def _list_lines(family: str | None) -> list[str]:
     detail = ", ".join(f"{n} {f}" for f, n in counts.items() if n)
     noun = "loss" if len(losses) == 1 else "losses"
     lines.append("")
+    shown = {d for loss in losses for d in (loss.spec.pred_domain, loss.spec.target_domain)}
+    legend = ", ".join(f"{v} = {k}" for k, v in SHORT_DOMAINS.items() if k in shown)
+    if legend:
+        lines.append(f"Domains: {legend}.")
     lines.append(f"{len(losses)} {noun} ({detail}). Details: {PROG} show NAME")
     return lines
 
@@ -325,13 +337,23 @@ def _show_lines(loss: Loss, params: dict[str, Any], plot_hint: bool) -> list[str
     if spec.derivative_notes:
         lines += ["Derivatives:", *_wrap(spec.derivative_notes), ""]
     boosting = spec.boosting
+    # a class-axis loss is a multiclass objective: one raw score per class, the diagonal
+    multiclass = _wrap(
+        "a multiclass objective, one raw score per class: "
+        "gbm.xgboost_multiclass_objective, gbm.lightgbm_multiclass_objective"
+    )
     if boosting.kind == "exact":
-        lines += ["Gradient boosting (lossatlas.gbm):", "  the exact Hessian", ""]
+        lines += ["Gradient boosting (lossatlas.gbm):"]
+        if spec.elementwise:
+            lines += ["  the exact Hessian", ""]
+        else:
+            lines += ["  the exact Hessian diagonal", *multiclass, ""]
     elif boosting.kind == "surrogate":
         lines += [
             "Gradient boosting (lossatlas.gbm):",
             f"  surrogate Hessian {boosting.formula}",
             *_wrap(boosting.reason),
+            *([] if spec.elementwise else multiclass),
             "",
         ]
     else:

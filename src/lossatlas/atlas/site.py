@@ -363,7 +363,12 @@ def property_sentences(loss: Loss, hessian: str) -> list[str]:
             "Can be negative: compare its values between models, not against zero; its minimum "
             "is not 0 at a perfect prediction."
         )
-    if hessian == "yes" and spec.boosting.kind != "none":
+    if hessian == "yes" and spec.boosting.kind != "none" and not spec.elementwise:
+        out.append(
+            "Has an analytic gradient and Hessian diagonal (loss.grad, loss.hess) with respect "
+            f"to {var}: a multiclass objective for gradient boosting (lossatlas.gbm)."
+        )
+    elif hessian == "yes" and spec.boosting.kind != "none":
         out.append(
             "Has an analytic Hessian (loss.hess): a custom objective for gradient boosting "
             "(lossatlas.gbm)."
@@ -824,6 +829,8 @@ def _boosting_section(loss: Loss, figure: Path | None, page_dir: Path) -> str:
     if boosting.kind == "none":
         parts.append(f"<p>Not a boosting objective: {esc(boosting.reason)}.</p></section>")
         return "".join(parts)
+    if not spec.elementwise:  # a class-axis loss: a multiclass objective
+        return _multiclass_boosting_section(loss, figure, page_dir)
     flags = ", from_logits=True" if "from_logits" in spec.defaults else ""
     example = f'gbm.xgboost_objective("{spec.name}"{flags})'
     if boosting.kind == "exact":
@@ -853,6 +860,56 @@ def _boosting_section(loss: Loss, figure: Path | None, page_dir: Path) -> str:
         f"<p>Use it with <code>{esc(example)}</code>, <code>gbm.lightgbm_objective</code> "
         "or <code>gbm.catboost_objective</code>, and start from "
         f"<code>gbm.initial_prediction(&quot;{esc(spec.name)}&quot;, y)</code>.</p>"
+    )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _multiclass_boosting_section(loss: Loss, figure: Path | None, page_dir: Path) -> str:
+    """The Gradient boosting section of a class-axis loss: one raw score per class."""
+    spec, boosting = loss.spec, loss.spec.boosting
+    name = esc(spec.name)
+    parts = [
+        '<section id="boosting"><h2>Gradient boosting</h2>',
+        "<p>A multiclass objective: the booster keeps one raw score per class (an (n, K) "
+        "array), and each row hands it the gradient of its loss with respect to its K scores "
+        "and the diagonal of the Hessian.</p>",
+    ]
+    if boosting.kind == "exact":
+        parts.append(
+            "<p>Boosters get the exact second derivative along each score, the Hessian's "
+            "diagonal (<code>loss.hess_diag</code>, floored at 1e-16 so that a leaf's sum stays "
+            "positive).</p>"
+        )
+    else:
+        parts.append(
+            "<p>Boosters get a positive surrogate for the Hessian's diagonal "
+            "(<code>loss.boosting_hess</code>):</p>"
+            f'<div class="formula">{formula_mathml(boosting.formula)}</div>'
+            f"<p>{esc(boosting.reason)}</p>"
+        )
+        if figure is not None:
+            src = esc(_rel(figure, page_dir))
+            caption = (
+                "The exact second derivative along the probe (solid) and the diagonal a "
+                "booster gets (dashed)"
+            )
+            parts.append(
+                f'<div class="figures"><figure><a href="{src}"><img src="{src}" '
+                f'alt="{name}: {esc(caption)}"></a>'
+                f"<figcaption>{esc(caption)}</figcaption></figure></div>"
+            )
+        if boosting.references:
+            refs = "".join(f"<li>{esc(r)}</li>" for r in boosting.references)
+            parts.append(f"<ol>{refs}</ol>")
+    parts.append(
+        f"<p>Use it with <code>gbm.xgboost_multiclass_objective(&quot;{name}&quot;)</code> "
+        f"or <code>gbm.lightgbm_multiclass_objective(&quot;{name}&quot;)</code> (booster "
+        "parameter <code>num_class</code> = K; <code>hessian=&quot;xgboost&quot;</code> or "
+        "<code>&quot;lightgbm&quot;</code> scales the diagonal as the built-in multiclass "
+        "objectives do), and start from "
+        f"<code>gbm.multiclass_initial_prediction(&quot;{name}&quot;, y, num_class=K)</code>"
+        ".</p>"
     )
     parts.append("</section>")
     return "".join(parts)
@@ -976,7 +1033,10 @@ def _guide_page(losses: Sequence[Loss], studies: Sequence[Any], hessians: dict[s
         "<p>XGBoost, LightGBM and CatBoost take the per-sample gradient and Hessian: "
         "<code>lossatlas.gbm.xgboost_objective(name)</code>, <code>lightgbm_objective</code> and "
         "<code>catboost_objective</code> turn any elementwise loss into one, with "
-        "<code>initial_prediction</code> for the starting score. These losses hand the booster "
+        "<code>initial_prediction</code> for the starting score; a class-axis loss (one raw "
+        "score per class) becomes a multiclass objective through "
+        "<code>xgboost_multiclass_objective</code> and <code>lightgbm_multiclass_objective</code>"
+        ", started from <code>multiclass_initial_prediction</code>. These losses hand the booster "
         "their exact Hessian: "
         + ", ".join(L(n) for n in exact)
         + ". These get a documented positive surrogate, because their second derivative is "
