@@ -15,6 +15,7 @@ from lossatlas.atlas.studies import (
     StudyReport,
     imbalance,
     margins,
+    multiclass,
     outliers,
     run_study,
     saturation,
@@ -22,7 +23,7 @@ from lossatlas.atlas.studies import (
 )
 from lossatlas.atlas.studies._train import Backend
 
-NAMES = ["outliers", "saturation", "imbalance", "margins", "sinc"]
+NAMES = ["outliers", "saturation", "imbalance", "margins", "sinc", "multiclass"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -373,3 +374,201 @@ def test_sinc_every_fit_converges_and_the_constant_rate_stalls(reports) -> None:
             assert isinstance(excess, float) and excess > 10 * sinc.CONVERGED * optimum
         else:
             assert excess == "< 1e-12" or excess <= sinc.CONVERGED * optimum, label
+
+
+# ---- multiclass --------------------------------------------------------------------------------
+MULTICLASS_LOSSES = (
+    "cross_entropy",
+    "softmax_focal_loss",
+    "poly1_cross_entropy",
+    "multiclass_hinge",
+    "multiclass_sparsemax_loss",
+)
+
+
+@pytest.fixture(scope="module")
+def digits() -> dict:
+    pytest.importorskip("sklearn")
+    return multiclass.make_data(0)
+
+
+def test_multiclass_needs_all_six_losses_registered() -> None:
+    import lossatlas
+
+    registered = {x.name for x in lossatlas.catalog()}
+    assert set(MULTICLASS_LOSSES) <= registered
+    assert {s.loss for s in multiclass.SPECS} == set(MULTICLASS_LOSSES)
+    assert len(multiclass.SPECS) == 6
+
+
+def test_multiclass_split_is_stratified_and_the_noise_nested(digits) -> None:
+    from sklearn.datasets import load_digits
+
+    y_all = load_digits().target
+    y_train, y_test = digits["y_train"], digits["y_test"]
+    assert y_train.size + y_test.size == y_all.size == 1797
+    counts = np.bincount(y_all, minlength=10)
+    assert np.array_equal(np.bincount(y_test, minlength=10), np.round(0.3 * counts))
+    X = digits["X_train"]
+    assert X.shape == (y_train.size, 65) and np.all(X[:, 0] == 1.0)
+    assert np.allclose(X[:, 1:].mean(axis=0), 0.0, atol=1e-12)
+    sd = X[:, 1:].std(axis=0)
+    assert np.allclose(sd[sd > 0], 1.0)
+    noisy = digits["noisy"]
+    assert np.array_equal(noisy[0.0], y_train)
+    flipped = {r: noisy[r] != y_train for r in (0.2, 0.4)}
+    for rate, mask in flipped.items():
+        assert mask.sum() == round(rate * y_train.size)  # flipped means a different class
+    assert np.all(flipped[0.4][flipped[0.2]])  # nested, to the same class
+    assert np.array_equal(noisy[0.4][flipped[0.2]], noisy[0.2][flipped[0.2]])
+    other = multiclass.make_data(1)
+    assert not np.array_equal(other["y_test"], y_test)
+
+
+def test_multiclass_calibration_error() -> None:
+    rng = np.random.default_rng(3)
+    conf = rng.uniform(0.1, 1.0, 5000)
+    conf[:50] = 1.0
+    correct = rng.random(5000) < conf  # calibrated in expectation
+    ours = multiclass.expected_calibration_error(conf, correct)
+    # the definition, bin by bin: (b/15, (b+1)/15]
+    total = 0.0
+    for b in range(15):
+        inside = (conf > b / 15) & (conf <= (b + 1) / 15)
+        if inside.any():
+            total += inside.sum() * abs(correct[inside].mean() - conf[inside].mean())
+    assert ours == pytest.approx(total / conf.size, rel=1e-12)
+    assert ours < 0.03
+    assert multiclass.expected_calibration_error(np.ones(10), np.arange(10) < 5) == 0.5
+    assert multiclass.expected_calibration_error(np.full(4, 0.5), np.arange(4) < 2) == 0.0
+
+
+def test_multiclass_sparsemax_is_the_losss_gradient_plus_the_target() -> None:
+    from lossatlas import get
+
+    rng = np.random.default_rng(4)
+    z = rng.normal(scale=2.0, size=(200, 10))
+    y = rng.integers(0, 10, 200)
+    p = multiclass.sparsemax(z)
+    assert np.all(p >= 0.0) and np.allclose(p.sum(axis=1), 1.0)
+    assert np.mean(np.sum(p > 0, axis=1)) < 10  # sparse
+    grad = get("multiclass_sparsemax_loss").grad(z, y)
+    assert grad + np.eye(10)[y] == pytest.approx(p, abs=1e-12)
+    # sparsemax is the projection onto the simplex: no other point of it is closer
+    q = rng.dirichlet(np.ones(10), size=200)
+    assert np.all(np.sum((p - z) ** 2, axis=1) <= np.sum((q - z) ** 2, axis=1) + 1e-12)
+
+
+def test_multiclass_hinge_is_the_form_the_notes_describe() -> None:
+    """Weston-Watkins: max(0, 1 + s_c - s_y) summed over c != y, divided by C."""
+    from lossatlas import get
+
+    spec = next(s for s in multiclass.SPECS if s.loss == "multiclass_hinge")
+    rng = np.random.default_rng(8)
+    z, y = rng.normal(size=(60, 10)), rng.integers(0, 10, 60)
+    hinge = np.maximum(0.0, 1.0 + z - z[np.arange(60), y][:, None])
+    hinge[np.arange(60), y] = 0.0
+    value = get("multiclass_hinge")(z, y, reduction="none", **spec.params)
+    assert value == pytest.approx(hinge.sum(axis=1) / 10, rel=1e-12)
+
+
+@pytest.mark.parametrize("spec", multiclass.SPECS, ids=lambda s: s.label)
+def test_multiclass_gradient_is_the_chain_rule(spec, digits) -> None:
+    """The hand-chained gradient of the objective against central differences."""
+    from lossatlas import get
+
+    bk = Backend("numpy")
+    X, y = digits["X_train"][:300], digits["noisy"][0.4][:300]
+    w = np.random.default_rng(5).normal(scale=0.3, size=65 * 10)
+    loss = get(spec.loss)
+    _, grad = multiclass.objective_and_grad(loss, spec.params, bk, X, y, w)
+    h = 1e-6
+    for i in np.random.default_rng(6).choice(w.size, 12, replace=False):
+        e = np.zeros_like(w)
+        e[i] = h
+        up, _ = multiclass.objective_and_grad(loss, spec.params, bk, X, y, w + e)
+        down, _ = multiclass.objective_and_grad(loss, spec.params, bk, X, y, w - e)
+        assert grad[i] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_multiclass_objective_on_other_backends(backend: str, digits) -> None:
+    pytest.importorskip(backend)
+    from lossatlas import get
+    from lossatlas.atlas.studies._train import backend_scope
+
+    X, y = digits["X_train"], digits["noisy"][0.2]
+    w = np.random.default_rng(7).normal(scale=0.3, size=65 * 10)
+    with backend_scope(backend) as bk:
+        Xb, yb = bk.asarray(X), multiclass._index_array(bk, y)
+        for spec in multiclass.SPECS:
+            loss = get(spec.loss)
+            ref = multiclass.objective_and_grad(loss, spec.params, Backend("numpy"), X, y, w)
+            value, grad = multiclass.objective_and_grad(loss, spec.params, bk, Xb, yb, w)
+            assert value == pytest.approx(ref[0], rel=1e-10), spec.label
+            assert grad == pytest.approx(ref[1], rel=1e-8, abs=1e-12), spec.label
+
+
+def test_multiclass_cross_entropy_fit_is_sklearns_logistic_regression(digits) -> None:
+    """Multinomial logistic regression with C = 1 / (n L2) minimises the same objective."""
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    from threadpoolctl import threadpool_limits
+
+    from lossatlas import cross_entropy
+
+    X, y = digits["X_train"], digits["noisy"][0.2]
+    fit = multiclass.fit(cross_entropy, {}, Backend("numpy"), X, y)
+    C = 1.0 / (y.size * multiclass.L2)
+    with threadpool_limits(limits=1):  # threaded BLAS is 100 times slower on two busy cores
+        ref = linear_model.LogisticRegression(C=C, tol=1e-12, max_iter=5000).fit(X[:, 1:], y)
+    assert fit.W[1:].T == pytest.approx(ref.coef_, abs=1e-4)
+    # the intercept is defined up to a constant shared by every class
+    b = fit.W[0] - fit.W[0].mean()
+    assert b == pytest.approx(ref.intercept_ - ref.intercept_.mean(), abs=1e-4)
+    X_test = digits["X_test"]
+    assert np.array_equal(np.argmax(X_test @ fit.W, axis=1), ref.predict(X_test[:, 1:]))
+
+
+def test_multiclass_report(reports, digits) -> None:
+    report, _ = reports["multiclass"]
+    labels = [s.label for s in multiclass.SPECS]
+    assert [r[0] for r in report.rows] == labels
+    headers = report.headers
+    col = {h: i for i, h in enumerate(headers)}
+    acc = {
+        r[0]: [r[col[f"accuracy, {p} noise"]] for p in ("0%", "20%", "40%")] for r in report.rows
+    }
+    ece = {r[0]: [r[col[f"ECE, {p} noise"]] for p in ("0%", "20%", "40%")] for r in report.rows}
+    assert acc["cross_entropy"][0] > 0.9
+    for label in labels:
+        assert acc[label][0] > 0.9, label
+        assert acc[label][0] > acc[label][2], label  # label noise costs accuracy
+        drop = row(report, label)[col["accuracy drop, 40% noise"]]
+        assert drop == pytest.approx(acc[label][0] - acc[label][2], abs=2e-4)
+        assert all(0.0 <= e <= 1.0 for e in ece[label])
+    assert acc["cross_entropy"][0] > acc["cross_entropy"][1] > acc["cross_entropy"][2]
+    assert ece["cross_entropy"][2] > ece["cross_entropy"][0]
+    # the probabilities each loss is judged by, said in the table
+    probs = {r[0]: r[col["probabilities"]] for r in report.rows}
+    assert probs["cross_entropy"] == "softmax(logits)"
+    assert "not a probability model" in probs["multiclass_hinge (Weston-Watkins, margin=1)"]
+    assert probs["multiclass_sparsemax_loss"] == "sparsemax(scores)"
+    assert any("not a probability model" in n for n in report.notes)
+    # the per-fit table agrees with the main one
+    dh, detail = table(report, "Per fit")
+    assert len(detail) == 6 * 3
+    for r in detail:
+        level = {0.0: "0%", 0.2: "20%", 0.4: "40%"}[r[1]]
+        assert r[dh.index("test accuracy")] == row(report, r[0])[col[f"accuracy, {level} noise"]]
+        assert 1.0 <= r[dh.index("L-BFGS iterations")] <= multiclass.MAX_ITER
+    assert {p.name for p in report.figures} == {
+        "multiclass-reliability.png",
+        "multiclass-accuracy-vs-noise.png",
+    }
+    # the cross-entropy number at 0% noise, recomputed from a fresh fit
+    from lossatlas import cross_entropy
+
+    fit = multiclass.fit(cross_entropy, {}, Backend("numpy"), digits["X_train"], digits["y_train"])
+    m = multiclass.evaluate(multiclass.SPECS[0], fit.W, digits["X_test"], digits["y_test"])
+    assert acc["cross_entropy"][0] == pytest.approx(m["accuracy"], abs=1e-4)
+    assert ece["cross_entropy"][0] == pytest.approx(m["ece"], rel=1e-3)

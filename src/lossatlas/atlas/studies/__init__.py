@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import imbalance, margins, outliers, saturation, sinc
+from . import imbalance, margins, multiclass, outliers, saturation, sinc
 from ._base import Study, StudyReport
 
 __all__ = ["STUDIES", "Study", "StudyReport", "run_study"]
 
 STUDIES: dict[str, Study] = {
     s.name: s
-    for s in (outliers.STUDY, saturation.STUDY, imbalance.STUDY, margins.STUDY, sinc.STUDY)
+    for s in (
+        outliers.STUDY,
+        saturation.STUDY,
+        imbalance.STUDY,
+        margins.STUDY,
+        sinc.STUDY,
+        multiclass.STUDY,
+    )
 }
 
 
