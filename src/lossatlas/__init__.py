@@ -1,13 +1,15 @@
 """lossatlas: loss functions defined once for NumPy, PyTorch and JAX.
 
-Every loss takes its inputs positionally (``(pred, target)`` for elementwise losses,
-``(logits, target)`` for cross entropy), keyword-only hyperparameters, optional ``weight=`` and
-``reduction=`` ("mean", "sum", "none", "sum_by_nonzero_weights"), and returns an array of the
+Every loss takes its inputs positionally (``(pred, target)`` for elementwise losses and
+divergences, ``(logits, target)`` for the multiclass losses), keyword-only hyperparameters,
+optional ``weight=`` and ``reduction=`` ("mean", "sum", "none", "sum_by_nonzero_weights"),
+and returns an array of the
 inputs' library, device and dtype. Losses expose ``.grad`` and ``.hess`` (per element, or per
 sample with respect to the logits) and carry ``.spec`` metadata. ``catalog()`` lists them,
 ``get(name)`` finds one by name or by its PyTorch / Keras / TensorFlow / PaddlePaddle / optax
 alias. ``lossatlas.gbm`` (imported on first use) makes every elementwise loss an XGBoost,
-LightGBM or CatBoost objective; ``lossatlas.torch`` holds the ``nn.Module`` adapters.
+LightGBM or CatBoost objective, and every boostable class-axis loss an XGBoost or LightGBM
+multiclass one; ``lossatlas.torch`` holds the ``nn.Module`` adapters.
 """
 
 from __future__ import annotations

@@ -542,8 +542,10 @@ class SoftmaxFocalLoss(AxisLoss):
     Numerics (``_FocalPieces``): the value, the gradient and the Hessian's diagonal are
     finite at saturated logits for every gamma >= 0 (gamma < 1 included, where the factor
     (1 - p)^(gamma - 1) of the derivative diverges), and exact where the loss is tiny. With
-    g_c = -(1 - p_c)^gamma (gamma p_c log p_c / (p_c - 1) ... ) written as
-    ``-M_c (gamma p_c nll_c / q_c + 1)`` and G = sum a_c g_c, ``grad_j = a_j g_j - p_j G``.
+    a_c = alpha_c y'_c, g_c = p_c d/dp_c[-(1 - p_c)^gamma log p_c] =
+    ``-(1 - p_c)^gamma (1 + gamma p_c nll_c / (1 - p_c))`` and G = sum a_c g_c, the gradient
+    is ``grad_j = a_j g_j - p_j G``, evaluated as ``a_j g_j (1 - p_j) - p_j sum_{c != j} a_c
+    g_c`` (exact near p_j = 1).
     """
 
     spec = LossSpec(
