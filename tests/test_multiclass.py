@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 import lossatlas as la
 import lossatlas.torch as lt
+from lossatlas.multiclass import sparsemax
 
 SEEDS = range(6)
 
@@ -318,9 +319,13 @@ def test_multiclass_sparsemax_zero_exactly_when_sparsemax_is_the_target():
     z = np.array([[3.0, 1.0, 0.0], [0.2, 0.1, 0.0]])
     got = la.multiclass_sparsemax_loss(z, np.array([0, 0]), reduction="none")
     assert got[0] == 0.0 and got[1] > 0.0
-    # probability targets: zero at sparsemax(z) itself
-    p = np.asarray(la.multiclass_sparsemax_loss.grad(z, np.array([0, 0]))) + np.eye(3)[[0, 0]]
-    np.testing.assert_allclose(la.multiclass_sparsemax_loss(p * 0 + z, p, reduction="none"), 0.0,
+    # probability targets: zero at sparsemax(z) itself, which is grad + the one-hot target
+    p = sparsemax(z)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-15)
+    np.testing.assert_allclose(
+        la.multiclass_sparsemax_loss.grad(z, np.array([0, 0])) + np.eye(3)[[0, 0]], p
+    )
+    np.testing.assert_allclose(la.multiclass_sparsemax_loss(z, p, reduction="none"), 0.0,
                                atol=1e-16)  # fmt: skip
 
 

@@ -485,7 +485,7 @@ def _true_class_call(loss: Any, call: Any, weight_key: str, head: Any) -> Unredu
     ignore = p["ignore_index"]
     valid = None if ignore is None else target != ignore
     label = target if valid is None else torch.where(valid, target, 0)
-    a = torch.ones((), dtype=logits.dtype) if weights is None else weights[label].unsqueeze(-1)
+    a = logits.new_ones(()) if weights is None else weights[label].unsqueeze(-1)
     if valid is not None:
         a = a * valid.unsqueeze(-1).to(logits.dtype)
 
