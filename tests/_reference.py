@@ -431,3 +431,64 @@ def rmse(pred: list[Any], target: list[Any]) -> Any:
 
 
 BATCH: dict[str, Callable[..., Any]] = {"rmse": rmse}
+
+
+# ---- robust ------------------------------------------------------------------------------------
+def truncated_squared(x, y, *, threshold):
+    return min((x - y) ** 2, mp.mpf(threshold) ** 2)
+
+
+def cauchy(x, y, *, c):
+    return mp.log(1 + ((x - y) / c) ** 2 / 2)
+
+
+def geman_mcclure(x, y, *, c):
+    z2 = ((x - y) / c) ** 2
+    return 2 * z2 / (z2 + 4)
+
+
+def welsch(x, y, *, c):
+    return 1 - mp.exp(-(((x - y) / c) ** 2) / 2)
+
+
+def tukey_biweight(x, y, *, c):
+    c = mp.mpf(c)
+    if abs(x - y) >= c:
+        return c**2 / 6
+    return c**2 / 6 * (1 - (1 - ((x - y) / c) ** 2) ** 3)
+
+
+def fair(x, y, *, c):
+    c = mp.mpf(c)
+    a = abs(x - y) / c
+    return c**2 * (a - mp.log(1 + a))
+
+
+def general_robust(x, y, *, alpha, scale):
+    """Barron (2019), eq. 8, with its limits at alpha = 2 and 0 and (alpha None) -inf."""
+    z2 = ((x - y) / scale) ** 2
+    if alpha is None:  # the limit alpha -> -inf
+        return 1 - mp.exp(-z2 / 2)
+    a = mp.mpf(alpha)
+    if a == 2:
+        return z2 / 2
+    if a == 0:
+        return mp.log(z2 / 2 + 1)
+    b = abs(a - 2)
+    return b / a * ((z2 / b + 1) ** (a / 2) - 1)
+
+
+ELEMENTWISE.update(
+    {
+        f.__name__: f
+        for f in (
+            truncated_squared,
+            cauchy,
+            geman_mcclure,
+            welsch,
+            tukey_biweight,
+            fair,
+            general_robust,
+        )
+    }
+)

@@ -161,6 +161,8 @@ def _limit(f: Any, sign: int) -> dict[str, Any]:
         a, b = near[key], far[key]
         if abs(b) > 10 * abs(a) + 1:
             out[key] = mp.inf if b > 0 else -mp.inf
+        elif key == "value" and abs(b) > abs(a) + 1 and mp.isinf(f(sign * mp.inf)):
+            out[key] = f(sign * mp.inf)  # logarithmic growth (cauchy): still infinite at inf
         else:
             out[key] = b
     out["left"] = out["right"] = out["grad"]

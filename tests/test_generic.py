@@ -1009,9 +1009,11 @@ def test_signed_claim_holds(loss, params):
 @pytest.mark.parametrize(("loss", "params"), _with_claim("bounded", True))
 def test_bounded_claim_holds(loss, params):
     """bounded => the value has saturated far out: the outermost values add nothing to the
-    maximum over the rest."""
+    maximum over the rest, up to a relative 1e-4: a loss that approaches its bound
+    algebraically (geman_mcclure's 2 - 8/z^2, general_robust's 3 - 3 sqrt(3)/|z| at
+    alpha = -1) still adds a little there, where a logarithmic growth adds about 10%."""
     inner, outer = _sizes(loss, params, 0)
-    assert outer <= inner * (1 + 1e-12) + 1e-12, (inner, outer)
+    assert outer <= inner * (1 + 1e-4) + 1e-12, (inner, outer)
 
 
 @pytest.mark.parametrize(("loss", "params"), _with_claim("bounded", False))
@@ -1059,7 +1061,7 @@ def _jumps(loss, params):
 
 
 JUMP = 1e-3  # a jump; smooth functions differ by about h * |f''| / |f| ~ 1e-6 here
-SMOOTH_ORDER = {"discontinuous": -1, "C0": 0, "C1": 1, "Cinf": 3}
+SMOOTH_ORDER = {"discontinuous": -1, "C0": 0, "C1": 1, "C2": 2, "Cinf": 3}
 
 
 SMOOTHNESS_CASES = probed(

@@ -293,7 +293,7 @@ def test_index_has_catalogue_filters_and_comparison(pages):
     for attrs in rows:
         for key in ("data-convex", "data-robust", "data-bounded", "data-hessian"):
             assert attrs[key] in ("yes", "no")
-        assert attrs["data-smoothness"] in ("C0", "C1", "Cinf", "discontinuous")
+        assert attrs["data-smoothness"] in ("C0", "C1", "C2", "Cinf", "discontinuous")
     links = [a["href"] for a in index.all("a")]
     for name in ALL_NAMES:
         assert links.count(f"losses/{name}.html") == 2

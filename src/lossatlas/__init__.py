@@ -53,6 +53,15 @@ from .regression import (
     rmse,
     smooth_l1,
 )
+from .robust import (
+    cauchy,
+    fair,
+    geman_mcclure,
+    general_robust,
+    truncated_squared,
+    tukey_biweight,
+    welsch,
+)
 
 __version__ = "0.1.0"
 
@@ -85,13 +94,17 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "catalog",
+    "cauchy",
     "config",
     "cross_entropy",
     "exponential_loss",
+    "fair",
     "families",
     "focal_loss",
     "gaussian_nll",
     "gbm",
+    "geman_mcclure",
+    "general_robust",
     "generalized_kl_divergence",
     "get",
     "hinge",
@@ -117,5 +130,8 @@ __all__ = [
     "softmax_focal_loss",
     "sparsemax_loss",
     "squared_hinge",
+    "truncated_squared",
+    "tukey_biweight",
+    "welsch",
     "zero_one_loss",
 ]

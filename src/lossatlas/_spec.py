@@ -52,6 +52,7 @@ SHARP_MAJORIZATION = (
 SMOOTHNESS = {
     "C0": "continuous, with kinks",
     "C1": "continuously differentiable; the second derivative jumps",
+    "C2": "twice continuously differentiable; the third derivative jumps",
     "Cinf": "infinitely differentiable",
     "discontinuous": "a step function",
 }

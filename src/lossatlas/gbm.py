@@ -468,7 +468,10 @@ def initial_prediction(name: str | Loss, target: Any, weight: Any = None, **para
     for poisson_nll, the log-odds of the (smoothed, ``pos_weight``-ed) positive rate for
     binary_cross_entropy_with_logits, and for every other loss the root of the summed
     gradient, found by bisection (the weighted median for mae, the weighted q-quantile for
-    quantile, the M-estimate of location for huber, log_cosh and pseudo_huber). For logit and
+    quantile, the M-estimate of location for huber, log_cosh and pseudo_huber). A non-convex
+    regression loss (cauchy, welsch, tukey_biweight, ...) can have several such roots: its
+    start is the best of 2049 points spread over the targets' range, refined by bisection
+    between that point's neighbours. For logit and
     margin losses the result is clipped to +-30 (all labels in one class has no finite
     minimiser).
     """
@@ -499,10 +502,17 @@ def initial_prediction(name: str | Loss, target: Any, weight: Any = None, **para
         pred = np.full_like(y, c)
         return float(np.sum(w * loss.grad(pred, y, **bound)))
 
+    if not loss.spec.properties_for(bound).convex and loss.spec.target_domain == "real":
+        return _nonconvex_location(loss, bound, y, w, low, high, total_grad)
     if total_grad(low) >= 0:
         return low
     if total_grad(high) <= 0:
         return high
+    return _bisect(total_grad, low, high)
+
+
+def _bisect(total_grad: Any, low: float, high: float) -> float:
+    """A root of the (increasing through 0) summed gradient in [low, high], by bisection."""
     for _ in range(_BISECTION_STEPS):
         mid = 0.5 * (low + high)
         if mid in (low, high):
@@ -512,6 +522,34 @@ def initial_prediction(name: str | Loss, target: Any, weight: Any = None, **para
         else:
             high = mid
     return 0.5 * (low + high)
+
+
+#: grid points over the targets' range searched for the global minimum of a non-convex loss
+_NONCONVEX_GRID = 2049
+
+
+def _nonconvex_location(
+    loss: Loss, bound: dict[str, Any], y: Any, w: Any, low: float, high: float, total_grad: Any
+) -> float:
+    """The global minimiser of a non-convex (redescending) regression loss, whose summed
+    gradient can have several roots: the best of a grid over the targets' range, refined by
+    bisection of the gradient between its neighbours (kept only if it lowers the loss)."""
+    if high <= low:
+        return low
+
+    def total(c: float) -> float:
+        return float(np.sum(w * loss.value(np.full_like(y, c), y, **bound)))
+
+    grid = np.linspace(low, high, _NONCONVEX_GRID)
+    values = [total(c) for c in grid]
+    i = int(np.argmin(values))
+    best, best_value = float(grid[i]), values[i]
+    left, right = float(grid[max(i - 1, 0)]), float(grid[min(i + 1, grid.size - 1)])
+    if total_grad(left) < 0 < total_grad(right):
+        refined = _bisect(total_grad, left, right)
+        if total(refined) <= best_value:
+            return refined
+    return best
 
 
 def _clip_logit(value: float) -> float:

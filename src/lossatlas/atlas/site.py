@@ -56,7 +56,7 @@ OTHER_FRAMEWORKS = {
     "lightgbm": "LightGBM",
     "catboost": "CatBoost",
 }
-SMOOTHNESS_LABEL = {"C0": "C0", "C1": "C1", "Cinf": "C∞", "discontinuous": "step"}
+SMOOTHNESS_LABEL = {"C0": "C0", "C1": "C1", "C2": "C2", "Cinf": "C∞", "discontinuous": "step"}
 PORTRAITS = {  # file name -> (title, caption)
     "regression-losses.png": (
         "Regression losses",
@@ -347,6 +347,8 @@ def property_sentences(loss: Loss, hessian: str) -> list[str]:
         "size near the optimum.",
         "C1": "Continuously differentiable, but its second derivative jumps: fine for gradient "
         "methods, less so for Newton steps.",
+        "C2": "Twice continuously differentiable (its third derivative jumps): smooth "
+        "curvature for Newton-type optimisers and second-order boosting.",
         "Cinf": "Infinitely differentiable: smooth curvature, well suited to Newton-type "
         "optimisers and second-order boosting.",
         "discontinuous": "A step function: its gradient is zero almost everywhere, so it can "

@@ -339,6 +339,13 @@ MulticlassHinge = module_class("MulticlassHinge", get("multiclass_hinge"))
 MulticlassSparsemaxLoss = module_class("MulticlassSparsemaxLoss", get("multiclass_sparsemax_loss"))
 JSDivergenceLoss = module_class("JSDivergenceLoss", get("js_divergence"))
 GeneralizedKLDivLoss = module_class("GeneralizedKLDivLoss", get("generalized_kl_divergence"))
+TruncatedSquaredLoss = module_class("TruncatedSquaredLoss", get("truncated_squared"))
+CauchyLoss = module_class("CauchyLoss", get("cauchy"))
+GemanMcClureLoss = module_class("GemanMcClureLoss", get("geman_mcclure"))
+WelschLoss = module_class("WelschLoss", get("welsch"))
+TukeyBiweightLoss = module_class("TukeyBiweightLoss", get("tukey_biweight"))
+FairLoss = module_class("FairLoss", get("fair"))
+GeneralRobustLoss = module_class("GeneralRobustLoss", get("general_robust"))
 
 #: the module class of every registered loss, by loss name
 MODULES: dict[str, type[LossModule]] = {
@@ -375,8 +382,18 @@ MODULES: dict[str, type[LossModule]] = {
         KLDivLoss,
         JSDivergenceLoss,
         GeneralizedKLDivLoss,
+        TruncatedSquaredLoss,
+        CauchyLoss,
+        GemanMcClureLoss,
+        WelschLoss,
+        TukeyBiweightLoss,
+        FairLoss,
+        GeneralRobustLoss,
     )
 }
+
+
+from .adaptive import AdaptiveRobustLoss  # noqa: E402  (Barron's NLL: not a registered loss)
 
 
 def module_for(name: str, **kwargs: Any) -> LossModule:
@@ -386,6 +403,7 @@ def module_for(name: str, **kwargs: Any) -> LossModule:
 
 __all__ = [
     "MODULES",
+    "AdaptiveRobustLoss",
     "LossModule",
     "module_class",
     "module_for",
