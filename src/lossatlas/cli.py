@@ -170,7 +170,8 @@ def _list_lines(family: str | None) -> list[str]:
     legend = ", ".join(f"{v} = {k}" for k, v in SHORT_DOMAINS.items() if k in shown)
     if legend:
         lines.append(f"Domains: {legend}.")
-    lines.append(f"{len(losses)} {noun} ({detail}). Details: {PROG} show NAME")
+    lines.append(f"Details: {PROG} show NAME")
+    lines.append(f"{len(losses)} {noun} ({detail}).")  # the count last: a family grows it
     return lines
 
 
