@@ -254,16 +254,26 @@ def nll_loss(x, y, *, class_weight, ignore_index):
     return -w * x[y]
 
 
-def softmax_focal_loss(z, y, *, gamma, alpha, ignore_index, label_smoothing):
-    """-sum_c alpha_c y'_c (1 - p_c)^gamma log p_c, 1 - p_c summed from the other classes."""
+def _softmax_pieces(z, y, ignore_index, label_smoothing, weights):
+    """(log softmax(z), softmax(z), the smoothed target, the per-class weights), or None for an
+    ignored index."""
     n = len(z)
     target = _target(y, n, ignore_index)
     if target is None:
-        return mp.mpf(0)
+        return None
     logp, masked = _softmax_logs(z, target)
     target = _smoothed(target, masked, label_smoothing)
-    p = [mp.exp(v) for v in logp]
-    a = [mp.mpf(1)] * n if alpha is None else [mp.mpf(v) for v in alpha]
+    w = [mp.mpf(1)] * n if weights is None else [mp.mpf(v) for v in weights]
+    return logp, [mp.exp(v) for v in logp], target, w
+
+
+def softmax_focal_loss(z, y, *, gamma, alpha, ignore_index, label_smoothing):
+    """-sum_c alpha_c y'_c (1 - p_c)^gamma log p_c, 1 - p_c summed from the other classes."""
+    pieces = _softmax_pieces(z, y, ignore_index, label_smoothing, alpha)
+    if pieces is None:
+        return mp.mpf(0)
+    logp, p, target, a = pieces
+    n = len(z)
     total = mp.mpf(0)
     for c in range(n):
         q = mp.fsum(p[k] for k in range(n) if k != c)
@@ -273,14 +283,11 @@ def softmax_focal_loss(z, y, *, gamma, alpha, ignore_index, label_smoothing):
 
 def poly1_cross_entropy(z, y, *, epsilon, class_weight, ignore_index, label_smoothing):
     """cross entropy + epsilon sum_c w_c y'_c (1 - p_c)."""
-    n = len(z)
-    target = _target(y, n, ignore_index)
-    if target is None:
+    pieces = _softmax_pieces(z, y, ignore_index, label_smoothing, class_weight)
+    if pieces is None:
         return mp.mpf(0)
-    logp, masked = _softmax_logs(z, target)
-    target = _smoothed(target, masked, label_smoothing)
-    p = [mp.exp(v) for v in logp]
-    w = [mp.mpf(1)] * n if class_weight is None else [mp.mpf(v) for v in class_weight]
+    logp, p, target, w = pieces
+    n = len(z)
     ce = -mp.fsum(_times(w[c] * target[c], logp[c]) for c in range(n))
     poly = mp.fsum(w[c] * target[c] * mp.fsum(p[k] for k in range(n) if k != c) for c in range(n))
     return ce + mp.mpf(epsilon) * poly

@@ -493,6 +493,31 @@ class Loss(abc.ABC):
     def _check_nan_targets(self, call: Call, result: Any) -> None:
         self.check_finite_targets(call.xp, result, **call.inputs)
 
+    # ---- boosting: shared by elementwise and class-axis losses ---------------------------
+    def _boosting_domain(self, arrays: tuple[Any, ...], params: dict[str, Any]) -> str:
+        """The first input's domain under these hyperparameters, once a loss that declares no
+        boosting Hessian (``spec.boosting``) has been refused."""
+        boosting = self.spec.boosting
+        if boosting.kind == "none":
+            raise LossInputError(
+                self.name, "loss", "a loss usable as a boosting objective", boosting.reason
+            )
+        _, rest = self._split(arrays, params)
+        return self.pred_domain(**rest)
+
+    def _floored_boosting_hess(self, xp: Any, *arrays: Any, **params: Any) -> Any:
+        h = self._boosting_hess(xp, *arrays, **params)
+        return xp.maximum(h, xp.asarray(BOOSTING_HESSIAN_FLOOR, dtype=h.dtype, device=device(h)))
+
+    def _boosting_hess(self, xp: Any, *arrays: Any, **params: Any) -> Any:
+        """The Hessian (its diagonal over a class axis) given to boosters before the floor;
+        losses with a surrogate override it."""
+        return self._hess(xp, *arrays, **params)  # type: ignore[attr-defined]
+
+    def _boosting_grad_hess(self, xp: Any, *arrays: Any, **params: Any) -> Any:
+        grad = self._grad(xp, *arrays, **params)  # type: ignore[attr-defined]
+        return grad, self._boosting_hess(xp, *arrays, **params)
+
     def check_domain(self, argument: str, xp: Any, x: Any, **params: Any) -> None:
         """Raise :class:`LossInputError` where ``x`` holds a value outside the domain of the
         input ``argument`` under these hyperparameters (a pass over the data; skipped when
@@ -568,13 +593,7 @@ class ElementwiseLoss(Loss):
         hinge, log-cosh, focal); never below ``BOOSTING_HESSIAN_FLOOR``. pred must be a raw
         score (``pred_domain`` "real" or "logit").
         """
-        boosting = self.spec.boosting
-        if boosting.kind == "none":
-            raise LossInputError(
-                self.name, "loss", "a loss usable as a boosting objective", boosting.reason
-            )
-        _, rest = self._split(arrays, params)
-        domain = self.pred_domain(**rest)
+        domain = self._boosting_domain(arrays, params)
         if domain not in RAW_SCORE_DOMAINS:
             flag = "from_logits" if "from_logits" in self.spec.defaults else "log_input"
             raise LossInputError(
@@ -617,20 +636,6 @@ class ElementwiseLoss(Loss):
     def _hess(self, xp: Any, pred: Any, target: Any, **params: Any) -> Any:
         """d^2 loss / d pred^2 per element, on checked arrays in the compute dtype."""
 
-    def _floored_boosting_hess(self, xp: Any, pred: Any, target: Any, **params: Any) -> Any:
-        h = self._boosting_hess(xp, pred, target, **params)
-        return xp.maximum(h, xp.asarray(BOOSTING_HESSIAN_FLOOR, dtype=h.dtype, device=device(h)))
-
-    def _boosting_hess(self, xp: Any, pred: Any, target: Any, **params: Any) -> Any:
-        """The Hessian given to boosters before the floor; losses with a surrogate override."""
-        return self._hess(xp, pred, target, **params)
-
-    def _boosting_grad_hess(self, xp: Any, pred: Any, target: Any, **params: Any) -> Any:
-        return (
-            self._grad(xp, pred, target, **params),
-            self._boosting_hess(xp, pred, target, **params),
-        )
-
     def _derivative(self, kernel: Any, arrays: tuple[Any, ...], params: dict[str, Any]) -> Any:
         call = self.validate(*arrays, **params)
         result = kernel(call.xp, *call.arrays(), **call.params)
@@ -669,13 +674,7 @@ class AxisLoss(Loss):
         documented surrogate (``spec.boosting``) where the diagonal can be zero or negative;
         never below ``BOOSTING_HESSIAN_FLOOR``. The first input must be raw scores (logits).
         """
-        boosting = self.spec.boosting
-        if boosting.kind == "none":
-            raise LossInputError(
-                self.name, "loss", "a loss usable as a boosting objective", boosting.reason
-            )
-        _, rest = self._split(arrays, params)
-        domain = self.pred_domain(**rest)
+        domain = self._boosting_domain(arrays, params)
         if domain not in RAW_SCORE_DOMAINS:
             raise LossInputError(
                 self.name,
@@ -694,17 +693,6 @@ class AxisLoss(Loss):
         """``(grad, boosting Hessian diagonal before its floor)`` on prepared arrays, in one
         go (a booster calls it every round); the tests hold it equal to the separate kernels."""
         return self._boosting_grad_hess(xp, *arrays, **params)
-
-    def _floored_boosting_hess(self, xp: Any, *arrays: Any, **params: Any) -> Any:
-        h = self._boosting_hess(xp, *arrays, **params)
-        return xp.maximum(h, xp.asarray(BOOSTING_HESSIAN_FLOOR, dtype=h.dtype, device=device(h)))
-
-    def _boosting_hess(self, xp: Any, *arrays: Any, **params: Any) -> Any:
-        """The diagonal given to boosters before the floor; losses with a surrogate override."""
-        return self._hess(xp, *arrays, **params)
-
-    def _boosting_grad_hess(self, xp: Any, *arrays: Any, **params: Any) -> Any:
-        return self._grad(xp, *arrays, **params), self._boosting_hess(xp, *arrays, **params)
 
     @abc.abstractmethod
     def _unreduced(self, xp: Any, *arrays: Any, **params: Any) -> Unreduced:

@@ -660,10 +660,9 @@ class SoftmaxFocalLoss(AxisLoss):
         if gamma == 0:
             return base
         bracket = (gamma - 1.0) * f.p * pr + 2.0 * f.p - pn
-        tiny = const(xp, float(np.finfo(np.float64).tiny), f.q)
-        if f.q.dtype != xp.float64:
-            tiny = const(xp, 2.0**-126, f.q)
-        log_q = xp.maximum(f.log_q, xp.log(tiny))
+        # the smallest normal number of the compute dtype (float64, or float32 for the rest)
+        log_tiny = math.log(2.0**-1022 if f.q.dtype == xp.float64 else 2.0**-126)
+        log_q = xp.maximum(f.log_q, const(xp, log_tiny, f.q))
         h = gamma * xp.exp((gamma - 1.0) * log_q) * bracket  # q^(gamma-1), bounded
         k = gamma * f.modulator * f.q * bracket  # h q^2
         return times_finite(xp, a, k) + f.p * f.p * _exclusive(xp, a * h, parts.top) + base
@@ -767,16 +766,18 @@ class Poly1CrossEntropy(AxisLoss):
         ce = _exclusive(xp, a, parts.top) * p - a * q  # A p_j - a_j
         return ce + params["epsilon"] * p * s_minus_a
 
-    def _hess(self, xp: Any, logits: Any, target: Any, **params: Any) -> Any:
-        parts, p, q, a, (total, _) = self._pieces(xp, logits, target, **params)
-        s_minus_a = _exclusive(xp, a * p, parts.top) - a * q
-        return total * p * q + params["epsilon"] * p * s_minus_a * (q - p)
-
-    def _boosting_hess(self, xp: Any, logits: Any, target: Any, **params: Any) -> Any:
+    def _diagonal(self, xp: Any, logits: Any, target: Any, **params: Any) -> tuple[Any, Any]:
+        """(the Hessian's diagonal, its cross-entropy part A p (1 - p))."""
         parts, p, q, a, (total, _) = self._pieces(xp, logits, target, **params)
         ce = total * p * q
         s_minus_a = _exclusive(xp, a * p, parts.top) - a * q
-        exact = ce + params["epsilon"] * p * s_minus_a * (q - p)
+        return ce + params["epsilon"] * p * s_minus_a * (q - p), ce
+
+    def _hess(self, xp: Any, logits: Any, target: Any, **params: Any) -> Any:
+        return self._diagonal(xp, logits, target, **params)[0]
+
+    def _boosting_hess(self, xp: Any, logits: Any, target: Any, **params: Any) -> Any:
+        exact, ce = self._diagonal(xp, logits, target, **params)
         return xp.where(exact > 0, exact, ce)
 
 

@@ -115,6 +115,11 @@ class LossModule(nn.Module):
         return ", ".join(items)
 
 
+def _class_weight(weight: torch.Tensor | None) -> dict[str, Any]:
+    """torch's per-class ``weight`` as the core's ``class_weight`` keyword (none if None)."""
+    return {} if weight is None else {"class_weight": weight}
+
+
 def _doc(loss: Loss, torch_equivalent: str) -> str:
     spec = loss.spec
     params = ", ".join(
@@ -171,7 +176,7 @@ class CrossEntropyLoss(LossModule):
             label_smoothing=label_smoothing,
             from_logits=from_logits,
             dim=dim,
-            **({} if weight is None else {"class_weight": weight}),
+            **_class_weight(weight),
         )
 
     def forward(
@@ -208,7 +213,7 @@ class NLLLoss(LossModule):
             compile=compile,
             ignore_index=ignore_index,
             dim=dim,
-            **({} if weight is None else {"class_weight": weight}),
+            **_class_weight(weight),
         )
 
 
@@ -240,7 +245,7 @@ class MultiMarginLoss(LossModule):
             margin=margin,
             variant="weston_watkins",
             dim=dim,
-            **({} if weight is None else {"class_weight": weight}),
+            **_class_weight(weight),
         )
 
 
@@ -262,7 +267,7 @@ class MultiLabelSoftMarginLoss(LossModule):
             reduction=reduction,
             compile=compile,
             dim=dim,
-            **({} if weight is None else {"class_weight": weight}),
+            **_class_weight(weight),
         )
 
 
