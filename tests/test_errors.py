@@ -89,15 +89,19 @@ def test_unknown_reduction(loss):
         )
 
 
-def test_rmse_has_no_unreduced_form():
-    inputs = small(lossatlas.rmse)
+@pytest.mark.parametrize(
+    "loss", [x for x in lossatlas.catalog() if not I.per_sample(x)], ids=lambda x: x.name
+)
+def test_a_loss_over_a_reduction_has_no_unreduced_form(loss):
+    """rmse and rmsle are defined over a reduction: reduction="none" is refused."""
+    inputs = small(loss)
     for backend in ("numpy", "torch", "jax"):
         raises(
-            lambda b=backend: call(lossatlas.rmse, inputs, b, reduction="none"),
+            lambda b=backend: call(loss, inputs, b, reduction="none"),
             "reduction",
             "'mean'",
             "'none'",
-            "rmse",
+            loss.name,
         )
 
 
@@ -122,7 +126,9 @@ def test_integer_targets_are_accepted(loss):
     if DOMAINS[loss.spec.domain_of(inputs.names[1], {})].simplex:  # a hard distribution: one-hot
         inputs.target = (target == target.max(axis=-1, keepdims=True)).astype(np.float64)
     else:
-        inputs.target = np.round(target)  # hard labels, whole counts
+        # hard labels, whole counts (at least 1 for positive targets)
+        positive = DOMAINS[loss.spec.domain_of(inputs.names[1], {})].low_open
+        inputs.target = np.ceil(target) if positive else np.round(target)
     as_int = replace(
         inputs, values={**inputs.values, inputs.names[1]: inputs.target.astype(np.int64)}
     )

@@ -44,6 +44,10 @@ PARAMS = {
     # robust losses at a scale of the data's residuals (their std is about 2.3)
     "truncated_squared": {"threshold": 3.0},
     "welsch": {"c": 2.0},
+    # boosted on the log link
+    "tweedie_deviance": {"log_input": True},
+    "poisson_deviance": {"log_input": True},
+    "gamma_deviance": {"log_input": True},
 }
 THREADS = 2
 
@@ -66,9 +70,15 @@ def data_for(loss, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         return x, (y + 0.3 * np.random.default_rng(seed + 1).normal(size=n) > 0.5).astype(float)
     if domain == "sign":
         return x, np.where(y > 0.5, 1.0, -1.0)
+    if loss.spec.family == "deviance":  # gamma-distributed amounts (positive targets)
+        rate = np.exp(0.8 * x[:, 0] + 0.5 * np.sin(2 * x[:, 1]))
+        return x, np.random.default_rng(seed + 2).gamma(4.0, rate / 4.0)
     if domain == "nonnegative":
         rate = np.exp(0.4 * x[:, 0] + 0.3 * np.sin(2 * x[:, 1]))
         return x, np.random.default_rng(seed + 2).poisson(rate).astype(float)
+    if loss.spec.family == "relative":  # relative errors: positive targets, relative noise
+        rate = np.exp(0.4 * x[:, 0] + 0.3 * np.sin(2 * x[:, 1]))
+        return x, rate * np.exp(0.2 * np.random.default_rng(seed + 3).normal(size=n))
     return x, y
 
 
@@ -86,6 +96,8 @@ def test_registry_records_a_boosting_hessian_for_every_loss():
         "mean_bias_error",
         "zero_one_loss",
         "binary_cross_entropy",
+        "msle",
+        "rmsle",
     }
     surrogates = {n for n, k in kinds.items() if k == "surrogate"}
     assert surrogates == {
@@ -103,7 +115,11 @@ def test_registry_records_a_boosting_hessian_for_every_loss():
         "geman_mcclure",
         "welsch",
         "tukey_biweight",
+        "charbonnier",
         "general_robust",
+        "tweedie_deviance",
+        "mape",
+        "smape",
     }
     for loss in lossatlas.catalog():
         boosting = loss.spec.boosting

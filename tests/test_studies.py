@@ -141,6 +141,37 @@ def test_outliers_irls_reaches_the_l1_minimum() -> None:
     assert best <= np.min(np.mean(np.abs(grid @ X.T - y), axis=1)) + 1e-12
 
 
+def test_outliers_redescending_losses_ignore_what_huber_feels(reports) -> None:
+    """Huber's outliers keep a share of the IRLS weight and tilt its line; the redescending
+    losses give them (almost) none and recover the clean fit."""
+    report, out = reports["outliers"]
+    _, rows = table(report, "Huber and the redescending")
+    fitted = {r[0]: r for r in rows}
+    x, y_clean, _, _ = outliers.make_data(0)
+    X = np.column_stack([np.ones_like(x), x])
+    clean_slope = np.linalg.lstsq(X, y_clean, rcond=None)[0][1]
+    huber = fitted.pop("huber (delta=1)")
+    assert huber[2] - clean_slope > 0.015 and huber[3] > 0.3  # percent of the weight
+    assert set(fitted) == {label for label, *_ in outliers.REDESCENDING_LOSSES[1:]}
+    for label, r in fitted.items():
+        assert abs(r[2] - clean_slope) < 0.005, label
+        assert r[3] < 0.1 * huber[3], label
+    assert fitted["tukey_biweight (c=4.685)"][3] == 0.0  # exactly 0 weight beyond c
+    assert (out / "outliers-redescending.png").exists()
+    # the weights are grad(r)/r over the second derivative at 0: 1 for an inlier at r -> 0
+    from lossatlas import cauchy
+    from lossatlas import huber as huber_loss
+
+    bk = Backend("numpy")
+    r = np.array([1e-9, 2.0, 25.0])
+    np.testing.assert_allclose(
+        outliers.irls_weight(cauchy, bk, r, {"c": 1.0}), 1 / (1 + r**2 / 2), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        outliers.irls_weight(huber_loss, bk, r, {"delta": 1.0}), [1.0, 0.5, 0.04], rtol=1e-12
+    )
+
+
 def test_outliers_torch_backend_gives_the_numpy_tables(reports, tmp_path: Path) -> None:
     pytest.importorskip("torch")
     numpy_report, _ = reports["outliers"]

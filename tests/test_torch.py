@@ -32,7 +32,7 @@ def make_inputs(loss, params=None, n=300, seed=0, dtype=torch.float64):
     domain = loss.pred_domain(**(params or {}))
     if domain == "probability":
         pred = rng.uniform(0.01, 0.99, n)
-    elif domain == "nonnegative":
+    elif domain in ("nonnegative", "positive"):
         pred = rng.uniform(0.1, 5.0, n)
     else:
         pred = rng.normal(size=n) * 3
@@ -42,6 +42,8 @@ def make_inputs(loss, params=None, n=300, seed=0, dtype=torch.float64):
         target = np.where(rng.random(n) > 0.5, 1.0, -1.0)
     elif spec.target_domain == "nonnegative":
         target = rng.poisson(2.0, n).astype(float)
+    elif spec.target_domain == "positive":
+        target = rng.uniform(0.1, 5.0, n)
     else:
         target = rng.normal(size=n)
     extra = (torch.tensor(rng.random(n) + 0.1, dtype=dtype),) if loss.name == "gaussian_nll" else ()

@@ -29,6 +29,7 @@ from .classification import (
     focal_loss,
     sparsemax_loss,
 )
+from .deviance import gamma_deviance, poisson_deviance, tweedie_deviance
 from .divergences import generalized_kl_divergence, js_divergence, kl_divergence
 from .margin import exponential_loss, hinge, logistic_loss, squared_hinge, zero_one_loss
 from .multiclass import (
@@ -53,8 +54,10 @@ from .regression import (
     rmse,
     smooth_l1,
 )
+from .relative import mape, msle, rmsle, smape
 from .robust import (
     cauchy,
+    charbonnier,
     fair,
     geman_mcclure,
     general_robust,
@@ -95,12 +98,14 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "catalog",
     "cauchy",
+    "charbonnier",
     "config",
     "cross_entropy",
     "exponential_loss",
     "fair",
     "families",
     "focal_loss",
+    "gamma_deviance",
     "gaussian_nll",
     "gbm",
     "geman_mcclure",
@@ -114,24 +119,30 @@ __all__ = [
     "log_cosh",
     "logistic_loss",
     "mae",
+    "mape",
     "mean_bias_error",
     "mse",
+    "msle",
     "multiclass_hinge",
     "multiclass_sparsemax_loss",
     "multilabel_soft_margin",
     "nll_loss",
+    "poisson_deviance",
     "poisson_nll",
     "poly1_cross_entropy",
     "pseudo_huber",
     "quantile",
     "reduce_loss",
     "rmse",
+    "rmsle",
+    "smape",
     "smooth_l1",
     "softmax_focal_loss",
     "sparsemax_loss",
     "squared_hinge",
     "truncated_squared",
     "tukey_biweight",
+    "tweedie_deviance",
     "welsch",
     "zero_one_loss",
 ]

@@ -184,6 +184,9 @@ class Properties:
         bounded amount. For a loss defined over a reduction (rmse) it describes the minimiser:
         rmse has MSE's, the mean, so it is not robust.
     bounded: the loss itself is bounded above.
+    redescending: the gradient goes to 0 far out (as |r| -> inf for a residual loss), so a
+        gross outlier has no influence on the fit at all (robust statistics' redescending
+        M-estimators; such a loss is not convex).
     nonnegative: the loss is >= 0 (false for a signed error such as the mean bias error).
     smoothness: one of ``SMOOTHNESS``.
     """
@@ -192,6 +195,7 @@ class Properties:
     robust: bool
     smoothness: str
     bounded: bool = False
+    redescending: bool = False
     nonnegative: bool = True
 
 

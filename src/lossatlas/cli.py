@@ -324,6 +324,12 @@ def _show_lines(loss: Loss, params: dict[str, Any], plot_hint: bool) -> list[str
         ),
         f"  smoothness:   {props.smoothness}: {SMOOTHNESS[props.smoothness]}",
         f"  bounded:      {_yes(props.bounded)}",
+        f"  redescending: {_yes(props.redescending)}"
+        + (
+            " (the gradient goes to 0 far out: gross outliers are ignored)"
+            if props.redescending
+            else ""
+        ),
         f"  nonnegative:  {_yes(props.nonnegative)}",
         f"  elementwise:  {_yes(spec.elementwise)}",
     ]
@@ -366,7 +372,11 @@ def _show_lines(loss: Loss, params: dict[str, Any], plot_hint: bool) -> list[str
     lines.append("References:")
     for ref in spec.references:
         lines += textwrap.wrap(
-            ref, width=TEXT_WIDTH, initial_indent="  - ", subsequent_indent="    "
+            ref,
+            width=TEXT_WIDTH,
+            initial_indent="  - ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,  # "half-quadratic" stays one word
         )
     lines += ["", *values]
     if plot_hint:

@@ -191,10 +191,15 @@ class RootMeanSquaredError(Loss):
         probe=offset_probe,
     )
 
+    def _residuals(self, call: Call) -> Any:
+        """The residuals whose root mean square this is: ``pred - target`` (a subclass may
+        define others: rmsle's differences of log1p)."""
+        pred, target = call.arrays()
+        return pred - target
+
     def definition(self, call: Call) -> Unreduced:
         """The squared residuals (``reduce`` takes the root, from residuals it rescales)."""
-        pred, target = call.arrays()
-        r = pred - target
+        r = self._residuals(call)
         return Unreduced(r * r)
 
     def reduce(self, call: Call, unreduced: Unreduced, reduction: str) -> Any:
@@ -207,8 +212,7 @@ class RootMeanSquaredError(Loss):
                 "'none'",
             )
         xp = call.xp
-        pred, target = call.arrays()
-        r = pred - target
+        r = self._residuals(call)
         if size(r) == 0:
             return safe_sqrt(xp, reduce_loss(xp, r, call.weight, reduction, function=self.name))
         # scale = 2**floor(log2(max|r|)): exact to divide by, and its derivative is 0 (floor),
@@ -402,10 +406,11 @@ class SmoothL1(ElementwiseLoss):
 
 
 class PseudoHuber(ElementwiseLoss):
-    r"""Pseudo-Huber (Charbonnier) loss: ``delta**2 * (sqrt(1 + (r/delta)**2) - 1)``.
+    r"""Pseudo-Huber loss: ``delta**2 * (sqrt(1 + (r/delta)**2) - 1)``.
 
     Computed as ``r * (r / (1 + hypot(1, r/delta)))``: no cancellation near 0, no overflow for
     large residuals. ``grad = r / hypot(1, r/delta)``, ``hess = hypot(1, r/delta)**-3``.
+    ``charbonnier(eps)`` is ``pseudo_huber(delta=eps) / eps``.
     """
 
     spec = LossSpec(
@@ -431,7 +436,7 @@ class PseudoHuber(ElementwiseLoss):
                 low_inclusive=False,
             ),
         ),
-        aliases=("pseudo_huber_loss", "charbonnier", "pseudohubererror"),
+        aliases=("pseudo_huber_loss", "pseudohubererror"),
         framework_names={"xgboost": "reg:pseudohubererror"},
         derivative_notes="grad = r / sqrt(1 + (r/delta)^2), hess = (1 + (r/delta)^2)^(-3/2).",
         when_to_use="Huber's robustness where a twice-differentiable loss is needed (Newton "
@@ -448,33 +453,38 @@ class PseudoHuber(ElementwiseLoss):
         replaces, selects with max/min, whose tie at |z| = 1 breaks the second derivative).
         """
         z = r / delta
-        small = z * z <= 1.0
+        small = abs_(xp, z) <= 1.0  # z * z would overflow far out
         z_small = where0(xp, small, z)
         a_big = abs_(xp, xp.where(small, const(xp, 2.0 * delta, r), r))
         return small, z_small, a_big, delta / a_big
 
     def _value(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
-        r = pred - target
+        return delta * self._value_over_delta(xp, pred - target, delta)
+
+    def _value_over_delta(self, xp: Any, r: Any, delta: float) -> Any:
+        """delta (sqrt(1 + z^2) - 1), z = r/delta: the loss over delta (Charbonnier's form)."""
         small, z_small, a_big, inv = self._parts(xp, r, delta)
         r_small = where0(xp, small, r)
-        # |z| <= 1: r^2 / (1 + root), no cancellation; |z| > 1: delta (|r| sqrt(1 + 1/z^2) -
-        # delta), whose autodiff derivatives stay exact for huge r (those of the first form
-        # lose a term to underflow and come out twice too large at |r| = 1e30 in float32); at
-        # |r| = inf the asymptote delta |r| gives the limit of the slope (inf * 0 otherwise)
-        near = r_small * (r_small / (1.0 + xp.sqrt(1.0 + z_small * z_small)))
+        # |z| <= 1: r z / (1 + root), no cancellation; |z| > 1: |r| sqrt(1 + 1/z^2) - delta,
+        # whose autodiff derivatives stay exact for huge r (those of the first form lose a
+        # term to underflow and come out twice too large at |r| = 1e30 in float32); at
+        # |r| = inf the asymptote |r| gives the limit of the slope (inf * 0 otherwise)
+        near = r_small * (z_small / (1.0 + xp.sqrt(1.0 + z_small * z_small)))
         infinite = xp.isinf(r)
         a_big = xp.where(infinite, const(xp, 2.0 * delta, a_big), a_big)
         inv = xp.where(infinite, const(xp, 0.5, inv), inv)
-        far = delta * (a_big * xp.sqrt(1.0 + inv * inv) - delta)
-        return xp.where(small, near, xp.where(infinite, delta * abs_(xp, r), far))
+        far = a_big * xp.sqrt(1.0 + inv * inv) - delta
+        return xp.where(small, near, xp.where(infinite, abs_(xp, r), far))
 
     def _grad(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:
-        # r / sqrt(1 + z^2), written as delta sign(z) / sqrt(1 + 1/z^2) where |z| > 1: the
-        # limit delta * sign(r) at |r| = inf instead of inf / inf
-        r = pred - target
+        return delta * self._grad_over_delta(xp, pred - target, delta)
+
+    def _grad_over_delta(self, xp: Any, r: Any, delta: float) -> Any:
+        """z / sqrt(1 + z^2), written as sign(z) / sqrt(1 + 1/z^2) where |z| > 1: the limit
+        sign(r) at |r| = inf instead of inf / inf."""
         small, z_small, _, inv = self._parts(xp, r, delta)
-        near = delta * z_small / xp.sqrt(1.0 + z_small * z_small)
-        far = delta * xp.sign(r) / xp.sqrt(1.0 + inv * inv)
+        near = z_small / xp.sqrt(1.0 + z_small * z_small)
+        far = xp.sign(r) / xp.sqrt(1.0 + inv * inv)
         return xp.where(small, near, far)
 
     def _hess(self, xp: Any, pred: Any, target: Any, *, delta: float) -> Any:

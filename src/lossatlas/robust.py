@@ -91,7 +91,9 @@ class TruncatedSquared(ElementwiseLoss):
         summary="Truncated squared error: squared error capped at threshold^2.",
         pred_domain="real",
         target_domain="real",
-        properties=Properties(convex=False, robust=True, smoothness="C0", bounded=True),
+        properties=Properties(
+            convex=False, robust=True, smoothness="C0", bounded=True, redescending=True
+        ),
         formula=r"\ell(r) = \min(r^2, \tau^2)",
         references=(
             "Blake, A., Zisserman, A. (1987). Visual Reconstruction. MIT Press.",
@@ -163,7 +165,7 @@ class Cauchy(ElementwiseLoss):
         summary="Cauchy (Lorentzian) loss: logarithmic growth, a redescending gradient.",
         pred_domain="real",
         target_domain="real",
-        properties=Properties(convex=False, robust=True, smoothness="Cinf"),
+        properties=Properties(convex=False, robust=True, smoothness="Cinf", redescending=True),
         formula=r"\ell(r) = \log\!\left(1 + \tfrac12 (r/c)^2\right)",
         references=(
             BARRON_2019,
@@ -243,7 +245,9 @@ class GemanMcClure(ElementwiseLoss):
         summary="Geman-McClure loss: bounded and redescending, quadratic near the fit.",
         pred_domain="real",
         target_domain="real",
-        properties=Properties(convex=False, robust=True, smoothness="Cinf", bounded=True),
+        properties=Properties(
+            convex=False, robust=True, smoothness="Cinf", bounded=True, redescending=True
+        ),
         formula=r"\ell(r) = \frac{2 (r/c)^2}{(r/c)^2 + 4}",
         references=(
             BARRON_2019,
@@ -326,7 +330,9 @@ class Welsch(ElementwiseLoss):
         "gradient.",
         pred_domain="real",
         target_domain="real",
-        properties=Properties(convex=False, robust=True, smoothness="Cinf", bounded=True),
+        properties=Properties(
+            convex=False, robust=True, smoothness="Cinf", bounded=True, redescending=True
+        ),
         formula=r"\ell(r) = 1 - \exp\!\left(-\tfrac12 (r/c)^2\right)",
         references=(
             BARRON_2019,
@@ -410,7 +416,9 @@ class TukeyBiweight(ElementwiseLoss):
         summary="Tukey's biweight (bisquare) loss: polynomial inside c, constant beyond.",
         pred_domain="real",
         target_domain="real",
-        properties=Properties(convex=False, robust=True, smoothness="C2", bounded=True),
+        properties=Properties(
+            convex=False, robust=True, smoothness="C2", bounded=True, redescending=True
+        ),
         formula=r"\ell(r) = \begin{cases} \tfrac{c^2}{6}\left(1 - (1 - (r/c)^2)^3\right) "
         r"& |r| < c \\ \tfrac{c^2}{6} & |r| \ge c \end{cases}",
         references=(
@@ -544,6 +552,84 @@ class Fair(ElementwiseLoss):
         return p * p
 
 
+# ---- Charbonnier ------------------------------------------------------------------------------
+class Charbonnier(PseudoHuber):
+    r"""Charbonnier loss: ``sqrt(r**2 + eps**2) - eps``, zero at the target.
+
+    .. math:: \ell(r) = \sqrt{r^2 + \varepsilon^2} - \varepsilon
+
+    A smooth L1: about ``r^2 / (2 eps)`` below ``eps`` and ``|r| - eps`` beyond. It is
+    ``pseudo_huber(delta=eps) / eps`` and Barron's ``rho(r, alpha=1, eps) * eps``, computed
+    with pseudo-Huber's kernels (no cancellation near 0, no overflow far out). The form of
+    LapSRN and BasicSR, ``sqrt(r^2 + eps^2)`` (or ``sqrt(r^2 + eps)``), is this plus the constant
+    ``eps``: the same gradient, so the same training. kornia's ``charbonnier_loss`` is
+    ``eps = 1``. ``grad = r / sqrt(r^2 + eps^2)``, ``hess = eps^2 / (r^2 + eps^2)^(3/2)``.
+    """
+
+    spec = LossSpec(
+        name="charbonnier",
+        family="robust",
+        summary="Charbonnier loss: a smooth L1, sqrt(r^2 + eps^2) - eps.",
+        pred_domain="real",
+        target_domain="real",
+        properties=Properties(convex=True, robust=True, smoothness="Cinf"),
+        formula=r"\ell(r) = \sqrt{r^2 + \varepsilon^2} - \varepsilon",
+        references=(
+            "Charbonnier, P., Blanc-Féraud, L., Aubert, G., Barlaud, M. (1994). Two "
+            "deterministic half-quadratic regularization algorithms for computed imaging. "
+            "ICIP.",
+            "Lai, W.-S., Huang, J.-B., Ahuja, N., Yang, M.-H. (2017). Deep Laplacian Pyramid "
+            "Networks for Fast and Accurate Super-Resolution. CVPR.",
+            BARRON_2019,
+        ),
+        params=(
+            Param(
+                "eps",
+                1e-3,
+                "smoothing scale: quadratic below it, |r| - eps beyond",
+                low=0.0,
+                low_inclusive=False,
+            ),
+        ),
+        aliases=("charbonnier_loss", "smooth_l1_charbonnier"),
+        framework_names={"kornia": "kornia.losses.charbonnier_loss (eps = 1)"},
+        derivative_notes="grad = r / sqrt(r^2 + eps^2), hess = eps^2 / (r^2 + eps^2)^(3/2).",
+        when_to_use="Image restoration and optical flow: L1's robustness and sharp results "
+        "with a gradient that is smooth at 0; eps sets how small a residual is treated as "
+        "noise.",
+        showcase=({"eps": 0.1}, {"eps": 0.5}, {"eps": 1.0}),
+        boosting=BoostingHessian(
+            "surrogate",
+            r"h = \frac{1}{\sqrt{r^2 + \varepsilon^2}}",
+            "The second derivative eps^2 / (r^2 + eps^2)^(3/2) falls like eps^2 / |r|^3, so at "
+            "the default eps = 1e-3 a Newton step overshoots by (r / eps)^2. The IRLS weight "
+            "psi(r)/r is at least the second derivative and the curvature of the sharpest "
+            "quadratic that majorises the loss at r: each round is an iteratively reweighted "
+            "least-squares step (L1-like, as Charbonnier is).",
+            (HOLLAND_WELSCH_1977, SHARP_MAJORIZATION),
+        ),
+    )
+
+    def _value(self, xp: Any, pred: Any, target: Any, *, eps: float) -> Any:
+        return self._value_over_delta(xp, pred - target, eps)
+
+    def _grad(self, xp: Any, pred: Any, target: Any, *, eps: float) -> Any:
+        return self._grad_over_delta(xp, pred - target, eps)
+
+    def _hess(self, xp: Any, pred: Any, target: Any, *, eps: float) -> Any:
+        return super()._hess(xp, pred, target, delta=eps) / eps
+
+    def _boosting_hess(self, xp: Any, pred: Any, target: Any, *, eps: float) -> Any:
+        # psi(r) / r = 1 / sqrt(r^2 + eps^2) = (1 / eps) / sqrt(1 + z^2), z = r / eps
+        small, z_small, _, inv = self._parts(xp, pred - target, eps)
+        near = 1.0 / xp.sqrt(1.0 + z_small * z_small)
+        far = inv / xp.sqrt(1.0 + inv * inv)  # 1/|z| / sqrt(1 + 1/z^2), without overflow
+        return xp.where(small, near, far) / eps
+
+    def _boosting_grad_hess(self, xp: Any, pred: Any, target: Any, *, eps: float) -> Any:
+        return self._grad(xp, pred, target, eps=eps), self._boosting_hess(xp, pred, target, eps=eps)
+
+
 # ---- Barron's general loss ---------------------------------------------------------------------
 def _shape(alpha: float | None) -> float:
     """alpha, with None (the limit alpha -> -inf) as -inf."""
@@ -611,7 +697,7 @@ class GeneralRobust(ElementwiseLoss):
         variants=(
             Variant(
                 lambda p: _shape(p["alpha"]) < 1,
-                properties={"convex": False},
+                properties={"convex": False, "redescending": True},
                 note="alpha < 1 or None",
             ),
             Variant(
@@ -731,9 +817,11 @@ welsch = register(Welsch())
 tukey_biweight = register(TukeyBiweight())
 fair = register(Fair())
 general_robust = register(GeneralRobust())
+charbonnier = register(Charbonnier())
 
 __all__ = [
     "cauchy",
+    "charbonnier",
     "fair",
     "geman_mcclure",
     "general_robust",

@@ -498,9 +498,10 @@ def loss_figures(loss: Loss | str, out_dir: str | Path) -> dict[str, Path]:
 def boosting_figure(loss: Loss | str, out: str | Path) -> Path:
     """The exact second derivative (solid) and the positive Hessian handed to gradient
     boosters (dashed, ``loss.boosting_hess``) at the default hyperparameters, along the
-    loss's probe. A loss with a ``from_logits`` flag is drawn on logits."""
+    loss's probe. A loss with a ``from_logits`` flag is drawn on logits, one with a
+    ``log_input`` flag on the log link (a booster's raw score)."""
     loss = _resolve(loss)
-    params = {"from_logits": True} if "from_logits" in loss.spec.defaults else {}
+    params = {flag: True for flag in ("from_logits", "log_input") if flag in loss.spec.defaults}
     probe = loss.probe(**params)
     labels = [c.label for c in probe.curves]
     series = []

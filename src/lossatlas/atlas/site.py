@@ -739,6 +739,13 @@ def _loss_page(
         ["Smoothness", _smooth_cell(props.smoothness), esc(SMOOTHNESS[props.smoothness])],
         ["Bounded", _yes(props.bounded), "the loss has an upper bound" if props.bounded else ""],
         [
+            "Redescending",
+            _yes(props.redescending),
+            "the gradient goes to 0 far out: gross outliers are ignored"
+            if props.redescending
+            else "",
+        ],
+        [
             "Non-negative",
             _yes(props.nonnegative),
             "loss ≥ 0" if props.nonnegative else "can be negative",

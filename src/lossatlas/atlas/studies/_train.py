@@ -182,17 +182,20 @@ def fit_irls(
     max_iter: int = 500,
     tol: float = 1e-12,
     eps: float = 1e-9,
+    start: np.ndarray | None = None,
 ) -> Fit:
     """Iteratively reweighted least squares for a regression (M-estimation) loss.
 
     With residuals ``r = X beta - y`` and the loss's derivative ``psi = loss.grad``, each step
     solves the weighted least squares with weights ``psi(r) / r`` (|r| floored at ``eps``). Its
     fixed point is the stationary point ``X^T psi(r) = 0``. ``X`` and ``y`` are NumPy arrays;
-    the loss's derivative is evaluated on the backend.
+    the loss's derivative is evaluated on the backend. It starts from ``start``, else from the
+    MSE fit; a redescending (non-convex) loss has several stationary points, and should start
+    from a robust fit (Huber's, as MM-estimation does).
     """
     params = params or {}
     y_b = bk.asarray(y)
-    beta = np.linalg.lstsq(X, y, rcond=None)[0]  # the MSE fit is the starting point
+    beta = np.linalg.lstsq(X, y, rcond=None)[0] if start is None else np.array(start, float)
     converged = False
     it = 0
     while it < max_iter:
