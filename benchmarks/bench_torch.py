@@ -3,10 +3,11 @@
 For each elementwise loss, at N = 10^7 float32 by default, lossatlas's default call (native
 kernel, closed-form autograd.Function or dedicated Function) is measured beside the references
 below; ``cross_entropy`` is measured beside ``F.cross_entropy`` at (B, C) = (65536, 10),
-(16384, 1000) and (2048, 32000) float32 logits with integer labels, and ``softmax_focal_loss``
-and ``poly1_cross_entropy`` at (16384, 1000) beside their composed array-API definitions and
-beside the short torch formulas users write (log_softmax of the true class). The references
-are:
+(16384, 1000), (2048, 32000) and (512, 128256) float32 logits with integer labels (and with
+label smoothing, a z-loss and a soft-cap, beside the torch formula for them), and
+``softmax_focal_loss`` and ``poly1_cross_entropy`` at (16384, 1000) beside their composed
+array-API definitions and beside the short torch formulas users write (log_softmax of the true
+class). The references are:
 - torch's native loss where one exists (``F.huber_loss`` ...);
 - torchvision's composed focal-loss formula for ``focal_loss`` (torchvision.ops.sigmoid_focal_loss,
   written out here as torchvision does: sigmoid, BCE, p_t, (1 - p_t)**gamma, alpha_t);
@@ -197,6 +198,27 @@ def cases(args: argparse.Namespace) -> Iterator[tuple[str, str, Callable[[], tup
             lambda z, y, _: la.cross_entropy(z, y),
             lambda z, y, _: F.cross_entropy(z, y),
         )
+        if args.ce_options:
+            yield (
+                f"cross_entropy ({b}, {c}), options",
+                "torch formula",
+                make_ce,
+                lambda z, y, _: la.cross_entropy(z, y, **CE_OPTIONS),
+                lambda z, y, _: torch_ce_with_options(z, y),
+            )
+
+
+#: label smoothing, a z-loss and a logit soft-cap, as language-model training uses them
+CE_OPTIONS = {"label_smoothing": 0.1, "z_loss": 1e-4, "softcap": 30.0}
+
+
+def torch_ce_with_options(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The same loss as it is written in torch: cap the logits, F.cross_entropy with label
+    smoothing, plus the z-loss on the log-sum-exp."""
+    c = CE_OPTIONS["softcap"]
+    capped = c * torch.tanh(z / c)
+    ce = F.cross_entropy(capped, y, label_smoothing=CE_OPTIONS["label_smoothing"])
+    return ce + CE_OPTIONS["z_loss"] * torch.logsumexp(capped, dim=-1).square().mean()
 
 
 def memory_in_a_fresh_process(row: str, which: str, argv: list[str]) -> float:
@@ -220,8 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--losses", default="", help="comma-separated names (default: all)")
     parser.add_argument(
         "--ce-shapes",
-        default="65536x10,16384x1000,2048x32000",
+        default="65536x10,16384x1000,2048x32000,512x128256",
         help="(B, C) shapes of the cross entropy rows; empty for none",
+    )
+    parser.add_argument(
+        "--ce-options",
+        type=int,
+        default=1,
+        help="1: also each cross entropy shape with label smoothing, z-loss and softcap",
     )
     parser.add_argument(
         "--axis-shapes",
@@ -232,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     shared = [f"--n={args.n}", f"--threads={args.threads}", f"--losses={args.losses}",
-              f"--ce-shapes={args.ce_shapes}", f"--axis-shapes={args.axis_shapes}"]  # fmt: skip
+              f"--ce-shapes={args.ce_shapes}", f"--axis-shapes={args.axis_shapes}",
+              f"--ce-options={args.ce_options}"]  # fmt: skip
     if args.memory_of:  # one memory measurement, in this fresh process
         row, which = args.memory_of
         for name, _, make, ours, ref in cases(args):

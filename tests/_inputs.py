@@ -35,7 +35,7 @@ from array_api_compat import (
 )
 
 import lossatlas
-from lossatlas import Loss, Param
+from lossatlas import Loss, LossInputError, Param
 from lossatlas._domains import DOMAINS
 
 jax.config.update("jax_enable_x64", True)
@@ -176,8 +176,21 @@ def param_sets(loss: Loss) -> list[tuple[str, dict[str, Any]]]:
         for changes in variants:
             key = ",".join(f"{k}={_fmt(v)}" for k, v in changes.items()) or "default"
             key = key.replace("_form=", "form=")
-            out.setdefault(key, {**defaults, **changes})
+            if _valid_together(loss, {**defaults, **changes}):
+                out.setdefault(key, {**defaults, **changes})
     return list(out.items())
+
+
+def _valid_together(loss: Loss, params: dict[str, Any]) -> bool:
+    """False for values that are valid alone but not together (cross entropy's softcap on
+    probabilities): the loss refuses them, tested in test_errors."""
+    kinds = {p.name: p.kind for p in loss.spec.params}
+    scalars = {k: v for k, v in loss_params(params).items() if kinds[k] != "array"}
+    try:
+        loss.bind(partial=True, **scalars)
+    except LossInputError:
+        return False
+    return True
 
 
 def loss_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -189,6 +202,14 @@ def pred_domain(loss: Loss, params: dict[str, Any]) -> str:
     kinds = {p.name: p.kind for p in loss.spec.params}
     bound = {k: v for k, v in loss_params(params).items() if kinds[k] != "array"}
     return loss.pred_domain(**bound)
+
+
+def target_domain(loss: Loss, params: dict[str, Any]) -> str:
+    """The domain of the second input under these hyperparameters (a Tweedie power of 2 or
+    more makes the targets positive, a power of 0 real)."""
+    kinds = {p.name: p.kind for p in loss.spec.params}
+    bound = {k: v for k, v in loss_params(params).items() if kinds[k] != "array"}
+    return loss.spec.domain_of(loss.spec.input_names[1], bound)
 
 
 def is_base(loss: Loss, params: dict[str, Any]) -> bool:
@@ -745,6 +766,7 @@ LINE_TARGETS = {
     "sign": (-1.0, 1.0),
     "binary": (0.0, 1.0, 0.5, 0.25),
     "nonnegative": (0.0, 1.0, 3.0),
+    "positive": (0.5, 1.0, 3.0),
 }
 ARRAY_PARAM_ON_LINES = 0.1  # var (< 1/(2 pi), so the Gaussian NLL can go negative), pos_weight
 
@@ -752,9 +774,12 @@ ARRAY_PARAM_ON_LINES = 0.1  # var (< 1/(2 pi), so the Gaussian NLL can go negati
 def natural_variable(loss: Loss, params: dict[str, Any]) -> str:
     """What the x-axis of an elementwise loss is: the residual, the margin, or pred itself."""
     domain = pred_domain(loss, params)
-    if loss.spec.target_domain == "real" and domain == "real":
+    target = target_domain(loss, params)
+    # (a log-mean against a real target, tweedie_deviance at power 0, is not a residual loss)
+    log_mean = loss.spec.elementwise and loss.probe(**bindable(loss, params)).key == "log-rate"
+    if target == "real" and domain == "real" and not log_mean:
         return "residual"
-    if loss.spec.target_domain == "sign" and domain in ("real", "logit"):
+    if target == "sign" and domain in ("real", "logit"):
         return "margin"
     return "pred"
 
@@ -768,7 +793,7 @@ def line_inputs(
     constants."""
     xs = np.asarray(xs, dtype=np.float64)
     kind = natural_variable(loss, params)
-    targets = targets if targets is not None else LINE_TARGETS[loss.spec.target_domain]
+    targets = targets if targets is not None else LINE_TARGETS[target_domain(loss, params)]
     preds, ts = [], []
     for t in targets:
         if kind == "residual":
@@ -843,8 +868,9 @@ def away_from_edges(
     loss: Loss, params: dict[str, Any], inputs: Inputs, gap: float = 0.05
 ) -> Inputs:
     """Move pred (and array parameters) of an elementwise loss at least ``gap`` away from
-    every edge point (a loss over a class axis is smooth: returned as is)."""
-    if not loss.spec.elementwise:
+    every edge point (a loss over a class axis is smooth: returned as is; one defined over a
+    reduction of elementwise inputs, rmse and rmsle, is moved as an elementwise one)."""
+    if not loss.spec.elementwise and per_sample(loss):
         return inputs
     edges = edge_points(loss, params)
     kind = natural_variable(loss, params)

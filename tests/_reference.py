@@ -186,10 +186,14 @@ def zero_one_loss(x, y):
 
 
 # ---- over a class axis --------------------------------------------------------------------------
-def cross_entropy(z, y, *, class_weight, ignore_index, label_smoothing, from_logits):
+def cross_entropy(
+    z, y, *, class_weight, ignore_index, label_smoothing, from_logits, softcap, z_loss
+):
     """-sum_c w_c y'_c log softmax(z)_c; y' = (1 - s) y + s / K over the K unmasked classes
     (a class is masked where its logit is -inf, or its probability 0, and it is not the
-    target); an ignored index gives 0. On probabilities log p_c itself."""
+    target); an ignored index gives 0. On probabilities log p_c itself. With ``softcap`` the
+    logits are c tanh(z / c) first (+-inf become +-c); ``z_loss`` adds
+    z_loss * (sum_c w_c y'_c) * logsumexp(z)^2."""
     n = len(z)
     if isinstance(y, int):
         if ignore_index is not None and y == ignore_index:
@@ -197,6 +201,8 @@ def cross_entropy(z, y, *, class_weight, ignore_index, label_smoothing, from_log
         target = [mp.mpf(1) if c == y else mp.mpf(0) for c in range(n)]
     else:
         target = [mp.mpf(v) for v in y]
+    if softcap is not None:
+        z = [softcap * mp.tanh(v / softcap) for v in z]
     if from_logits:
         masked = [z[c] == -INF and target[c] == 0 for c in range(n)]
         top = max(z)
@@ -213,7 +219,15 @@ def cross_entropy(z, y, *, class_weight, ignore_index, label_smoothing, from_log
         k = n - sum(masked)
         target = [(1 - s) * t + (0 if m else s / k) for t, m in zip(target, masked, strict=True)]
     w = [mp.mpf(1)] * n if class_weight is None else [mp.mpf(v) for v in class_weight]
-    return -mp.fsum(_times(w[c] * target[c], logp[c]) for c in range(n))
+    value = -mp.fsum(_times(w[c] * target[c], logp[c]) for c in range(n))
+    if z_loss:
+        top = max(z)
+        if top in (INF, -INF):
+            lse = top
+        else:
+            lse = top + mp.log(mp.fsum(mp.exp(v - top) for v in z))
+        value += _times(z_loss * mp.fsum(w[c] * target[c] for c in range(n)), lse**2)
+    return value
 
 
 def _softmax_logs(z, target):
@@ -437,7 +451,13 @@ def rmse(pred: list[Any], target: list[Any]) -> Any:
     return mp.sqrt(mp.fsum((p - t) ** 2 for p, t in zip(pred, target, strict=True)) / len(pred))
 
 
-BATCH: dict[str, Callable[..., Any]] = {"rmse": rmse}
+def rmsle(pred: list[Any], target: list[Any], *, epsilon) -> Any:
+    """sqrt(mean(msle)) of a whole batch."""
+    return mp.sqrt(mp.fsum(msle(p, t, epsilon=epsilon) for p, t in zip(pred, target, strict=True))
+                   / len(pred))  # fmt: skip
+
+
+BATCH: dict[str, Callable[..., Any]] = {"rmse": rmse, "rmsle": rmsle}
 
 
 # ---- robust ------------------------------------------------------------------------------------
@@ -463,6 +483,10 @@ def tukey_biweight(x, y, *, c):
     if abs(x - y) >= c:
         return c**2 / 6
     return c**2 / 6 * (1 - (1 - ((x - y) / c) ** 2) ** 3)
+
+
+def charbonnier(x, y, *, eps):
+    return mp.sqrt((x - y) ** 2 + mp.mpf(eps) ** 2) - eps
 
 
 def fair(x, y, *, c):
@@ -494,8 +518,64 @@ ELEMENTWISE.update(
             geman_mcclure,
             welsch,
             tukey_biweight,
+            charbonnier,
             fair,
             general_robust,
         )
     }
 )
+
+
+# ---- relative ----------------------------------------------------------------------------------
+def mape(x, y, *, epsilon):
+    """100 |y - x| / max(|y|, epsilon) (Keras's MeanAbsolutePercentageError)."""
+    return 100 * abs(y - x) / max(abs(y), mp.mpf(epsilon))
+
+
+def smape(x, y, *, epsilon):
+    """200 |x - y| / max(|x| + |y|, epsilon); its limit 200 at an infinite pred."""
+    if mp.isinf(x):
+        return mp.mpf(200)
+    return 200 * abs(x - y) / max(abs(x) + abs(y), mp.mpf(epsilon))
+
+
+def msle(x, y, *, epsilon):
+    """(log(1 + max(x, epsilon)) - log(1 + max(y, epsilon)))^2 (Keras's
+    MeanSquaredLogarithmicError)."""
+    e = mp.mpf(epsilon)
+    return (mp.log(1 + max(x, e)) - mp.log(1 + max(y, e))) ** 2
+
+
+ELEMENTWISE.update({f.__name__: f for f in (mape, smape, msle)})
+
+
+# ---- deviance ----------------------------------------------------------------------------------
+def tweedie_deviance(x, y, *, power, log_input):
+    """2 (max(y, 0)^(2-p) / ((1-p)(2-p)) - y mu^(1-p) / (1-p) + mu^(2-p) / (2-p)), with its
+    limits at p = 0, 1 and 2 (scikit-learn's mean_tweedie_deviance per element)."""
+    mu = mp.exp(x) if log_input else x
+    y = mp.mpf(y)
+    p = mp.mpf(power)
+    if p == 0:
+        return (y - mu) ** 2
+    if mu == 0:
+        return INF if y > 0 else mp.mpf(0)
+    if mu == INF:
+        return INF if p <= 2 else 2 * y ** (2 - p) / ((1 - p) * (2 - p))
+    if p == 1:
+        return 2 * (_xlogy(y, y / mu) - y + mu)
+    if p == 2:
+        return 2 * (mp.log(mu / y) + y / mu - 1)
+    y_term = max(y, 0) ** (2 - p) / ((1 - p) * (2 - p)) if y > 0 else mp.mpf(0)
+    return 2 * (y_term - y * mu ** (1 - p) / (1 - p) + mu ** (2 - p) / (2 - p))
+
+
+def poisson_deviance(x, y, *, log_input):
+    return tweedie_deviance(x, y, power=1, log_input=log_input)
+
+
+def gamma_deviance(x, y, *, log_input):
+    return tweedie_deviance(x, y, power=2, log_input=log_input)
+
+
+ELEMENTWISE.update({f.__name__: f for f in (tweedie_deviance, poisson_deviance, gamma_deviance)})

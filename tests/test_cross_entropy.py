@@ -17,6 +17,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import itertools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -263,3 +264,149 @@ def test_module_unbatched_weights_buffers_and_compile():
     compiled = lt.CrossEntropyLoss(compile=True)(logits, labels, weight=per_sample)
     torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-6)
     assert "dim=1" in repr(lt.CrossEntropyLoss())
+
+
+# ---- language-model options: z-loss, soft-capping, and the chunked torch function ---------------
+def _torch_ce_with_options(z, y, *, softcap=None, z_loss=0.0, reduction="mean", **kwargs):
+    """The options as torch users write them: cap, F.cross_entropy, plus z_loss lse^2 (masked
+    and averaged like the cross entropy: weighted by A, the sample's target weight)."""
+    capped = z if softcap is None else softcap * torch.tanh(z / softcap)
+    ce = F.cross_entropy(capped, y, reduction="none", **kwargs)
+    weight, ignore = kwargs.get("weight"), kwargs.get("ignore_index", -100)
+    s = kwargs.get("label_smoothing", 0.0)
+    valid = (y != ignore).to(z.dtype)
+    label = torch.where(y != ignore, y, 0)
+    w_y = torch.ones_like(valid) if weight is None else weight[label]
+    total_w = z.shape[1] if weight is None else weight.sum()
+    a = ((1 - s) * w_y + s / z.shape[1] * total_w) * valid
+    per_sample = ce + z_loss * a * torch.logsumexp(capped, dim=1) ** 2
+    if reduction == "none":
+        return per_sample
+    if reduction == "sum":
+        return per_sample.sum()
+    return per_sample.sum() / (w_y * valid).sum()
+
+
+LM_OPTIONS = [
+    {"z_loss": 1e-4},
+    {"softcap": 5.0},
+    {"softcap": 30.0, "z_loss": 1e-2, "label_smoothing": 0.1},
+    {"z_loss": 0.5, "ignore_index": 2, "weight": True},
+    {"softcap": 2.0, "z_loss": 0.1, "label_smoothing": 0.2, "weight": True, "ignore_index": 1},
+]
+
+
+@pytest.mark.parametrize("options", LM_OPTIONS, ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_z_loss_and_softcap_equal_the_torch_formula(options, reduction):
+    """softcap c: logits become c tanh(z / c) first (Gemma 2); z_loss: + z A lse^2 (PaLM),
+    on the torch path (the chunked Function) and the composed definition, values and
+    gradients, over random logits of every scale."""
+    gen = torch.Generator().manual_seed(3)
+    z = (
+        torch.randn(64, 7, generator=gen, dtype=torch.float64)
+        * torch.tensor([0.1, 1.0, 10.0, 100.0]).repeat(16)[:, None]
+    )
+    y = torch.randint(0, 7, (64,), generator=gen)
+    options = dict(options)
+    weight = (
+        torch.rand(7, generator=gen, dtype=torch.float64) + 0.1
+        if options.pop("weight", 0)
+        else None
+    )
+    torch_kwargs = {k: v for k, v in options.items() if k in ("label_smoothing", "ignore_index")}
+    ours_kwargs = {**options, "class_weight": weight}
+    ref_z = z.clone().requires_grad_()
+    ref = _torch_ce_with_options(
+        ref_z, y, reduction=reduction, weight=weight, softcap=options.get("softcap"),
+        z_loss=options.get("z_loss", 0.0), **torch_kwargs,
+    )  # fmt: skip
+    (ref_g,) = torch.autograd.grad(ref.sum(), ref_z)
+    for fn in (la.cross_entropy, la.cross_entropy.composed):
+        a = z.clone().requires_grad_()
+        ours = fn(a, y, axis=1, reduction=reduction, **ours_kwargs)
+        torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-14)
+        (g,) = torch.autograd.grad(ours.sum(), a)
+        torch.testing.assert_close(g, ref_g, rtol=1e-11, atol=1e-14)
+    numpy_kwargs = {**ours_kwargs, "class_weight": None if weight is None else weight.numpy()}
+    np.testing.assert_allclose(
+        la.cross_entropy.grad(z.numpy(), y.numpy(), **numpy_kwargs),
+        la.cross_entropy.grad(z, y, **ours_kwargs).numpy(),
+        rtol=1e-13,
+        atol=1e-15,
+    )
+
+
+def test_z_loss_and_softcap_derivatives_equal_jax_autodiff():
+    """grad and the Hessian diagonal against jax.hessian of the composed definition."""
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(0)
+        z, y = rng.normal(size=(5, 6)) * 4, rng.integers(0, 6, 5)
+        for options in LM_OPTIONS:
+            options = {k: v for k, v in options.items() if k != "weight"}
+            f = lambda v, o=options: la.cross_entropy(v, jnp.asarray(y), reduction="sum", **o)  # noqa: E731
+            grad = jax.grad(f)(jnp.asarray(z))
+            hess = jax.hessian(f)(jnp.asarray(z))
+            diag = np.stack([np.diag(hess[i, :, i, :]) for i in range(5)])
+            np.testing.assert_allclose(la.cross_entropy.grad(z, y, **options), grad, atol=1e-12)
+            np.testing.assert_allclose(la.cross_entropy.hess(z, y, **options), diag, atol=1e-12)
+
+
+def test_z_loss_is_not_convex_where_the_log_sum_exp_is_very_negative():
+    """z A lse^2 has Hessian (1 + 2 z lse) H_ce + 2 z A p p^T: a negative direction once
+    lse < -1/(2 z), the reason the z-loss settings are declared non-convex."""
+    with jax.enable_x64(True):
+        z_loss = 1e-2
+        logits = jnp.array([0.0, 1.0, -1.0]) - 100.0  # lse = -98.6 < -1 / (2 z) = -50
+        f = lambda v: la.cross_entropy(v, jnp.array(0), z_loss=z_loss)  # noqa: E731
+        assert np.linalg.eigvalsh(np.asarray(jax.hessian(f)(logits))).min() < -1e-3
+        assert not la.cross_entropy.properties(z_loss=z_loss).convex
+        assert la.cross_entropy.properties(softcap=30.0).bounded
+
+
+def test_softcap_limits_and_option_errors():
+    """+-inf logits become +-softcap (finite loss and gradient); the options act on logits,
+    so they are refused with from_logits=False and as boosting objectives."""
+    z = torch.tensor([[math.inf, 0.0, -math.inf]], dtype=torch.float64, requires_grad=True)
+    loss = la.cross_entropy(z, torch.tensor([2]), softcap=3.0)
+    capped = torch.tensor([[3.0, 0.0, -3.0]], dtype=torch.float64)
+    assert float(loss) == pytest.approx(float(F.cross_entropy(capped, torch.tensor([2]))))
+    loss.backward()
+    assert torch.all(z.grad[:, [0, 2]] == 0) and torch.isfinite(z.grad).all()
+    probs = np.full((2, 3), 1 / 3)
+    for option in ({"softcap": 3.0}, {"z_loss": 0.1}):
+        with pytest.raises(la.LossInputError, match=next(iter(option))):
+            la.cross_entropy(probs, np.array([0, 1]), from_logits=False, **option)
+    from lossatlas import gbm
+
+    with pytest.raises(la.LossInputError, match="z_loss"):
+        gbm.xgboost_multiclass_objective("cross_entropy", z_loss=1e-4)
+
+
+def test_the_torch_function_works_in_row_chunks():
+    """No logits-sized temporary: with chunks of 1 KiB elements the largest tensor made in the
+    forward pass (besides the logits) is a chunk, in the backward the gradient; the result
+    equals the unchunked one bitwise per row."""
+    from _torch_memory import LargestTensor
+
+    from lossatlas.torch import _fast
+
+    gen = torch.Generator().manual_seed(1)
+    z = torch.randn(256, 64, generator=gen, dtype=torch.float64).requires_grad_()
+    y = torch.randint(0, 64, (256,), generator=gen)
+    options = {"label_smoothing": 0.1, "z_loss": 1e-3, "softcap": 4.0}
+    whole = la.cross_entropy(z, y, reduction="none", **options)
+    (g_whole,) = torch.autograd.grad(whole.sum(), z)
+    saved = _fast.CE_CHUNK_ELEMENTS
+    _fast.CE_CHUNK_ELEMENTS = 1024
+    try:
+        with LargestTensor() as forward:
+            values = la.cross_entropy(z, y, reduction="none", **options)
+        assert forward.largest <= 1024 < z.numel()
+        with LargestTensor() as backward:
+            (g,) = torch.autograd.grad(values.sum(), z)
+        assert backward.largest == z.numel()  # the gradient itself, written chunk by chunk
+    finally:
+        _fast.CE_CHUNK_ELEMENTS = saved
+    torch.testing.assert_close(values, whole, rtol=0, atol=0)
+    torch.testing.assert_close(g, g_whole, rtol=0, atol=0)

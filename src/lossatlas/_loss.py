@@ -163,7 +163,13 @@ class Loss(abc.ABC):
                 bound[p.name] = p.default
                 continue
             bound[p.name] = self._check_param(p, params[p.name])
+        self._check_together(bound)
         return bound
+
+    def _check_together(self, bound: dict[str, Any]) -> None:
+        """Raise :class:`LossInputError` for hyperparameters that are valid one by one but
+        not together (a hook; ``bound`` may lack required ones under a partial bind)."""
+        return None
 
     def validate(self, *arrays: Any, weight: Any = None, **params: Any) -> Call:
         """Bind the hyperparameters and check and prepare the inputs: the :class:`Call` that
@@ -503,7 +509,13 @@ class Loss(abc.ABC):
                 self.name, "loss", "a loss usable as a boosting objective", boosting.reason
             )
         _, rest = self._split(arrays, params)
+        self.check_boosting_params(self.bind(partial=True, **rest))
         return self.pred_domain(**rest)
+
+    def check_boosting_params(self, bound: dict[str, Any]) -> None:
+        """Raise :class:`LossInputError` for hyperparameters a boosting objective cannot take
+        (a hook: cross entropy's language-model options); the factories call it too."""
+        return None
 
     def _floored_boosting_hess(self, xp: Any, *arrays: Any, **params: Any) -> Any:
         h = self._boosting_hess(xp, *arrays, **params)

@@ -116,13 +116,15 @@ def margin_probe(
     *,
     probabilities: bool = False,
     names: tuple[str, str] = ("logits", "target"),
+    offset: float = 0.0,
 ) -> Probe:
     """For a loss over a class axis: the true class (0) against the others.
 
     On logits, t is the true-class logit margin: logits (t, 0, ..., 0) with label 0, so
     t = z_y - max of the other logits. On probabilities, t is the true-class probability:
     (t, (1-t)/(C-1), ...). One curve per number of classes. ``names`` are the loss's input
-    names for the scores and the labels.
+    names for the scores and the labels; ``offset`` is added to every logit (a softmax loss
+    does not see it; a z-loss on the log-sum-exp does).
     """
     scores_name, labels_name = names
     curves = []
@@ -133,8 +135,8 @@ def margin_probe(
             if probabilities:
                 scores = np.repeat(((1.0 - t) / (c - 1))[:, None], c, axis=1)
             else:
-                scores = np.zeros((len(t), c))
-            scores[:, 0] = t
+                scores = np.full((len(t), c), offset)
+            scores[:, 0] = t + offset
             return {scores_name: scores, labels_name: np.zeros(len(t), dtype=np.int64)}
 
         def direction(t: np.ndarray, c: int = c) -> np.ndarray:

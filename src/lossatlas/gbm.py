@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from ._domains import DOMAINS
 from ._loss import BOOSTING_HESSIAN_FLOOR, RAW_SCORE_DOMAINS, AxisLoss, ElementwiseLoss, Loss
 from ._registry import get
 from ._validate import LossInputError, describe
@@ -84,6 +85,7 @@ class BoostingLoss:
         if "from_logits" in loss.spec.defaults:
             params.setdefault("from_logits", True)
         bound = loss.bind(**params)
+        loss.check_boosting_params(bound)
         domain = loss.pred_domain(**bound)
         if domain not in RAW_SCORE_DOMAINS:
             flag = "from_logits" if "from_logits" in bound else "log_input"
@@ -103,7 +105,9 @@ class BoostingLoss:
                         "a number (put per-row values in the sample weights)",
                         describe(value),
                     )
-        loss.value(np.zeros(1), np.zeros(1), **bound)  # checks the array-valued parameters
+        # checks the array-valued parameters (at a target inside the target's domain)
+        target = DOMAINS[loss.spec.domain_of(loss.spec.input_names[1], bound)].safe
+        loss.value(np.zeros(1), np.full(1, target), **bound)
         self.loss: ElementwiseLoss = loss
         self.function = function
         self.params = bound
@@ -563,7 +567,8 @@ def _closed_form(name: str, y: Any, w: Any, params: dict[str, Any]) -> float | N
     if name == "gaussian_nll":
         precision = w / np.maximum(np.broadcast_to(params["var"], y.shape), params["eps"])
         return float(np.sum(precision * y) / np.sum(precision))
-    if name == "poisson_nll":  # log_input=True: e^c = weighted mean of the counts
+    # log_input=True: e^c = weighted mean of the targets (every Tweedie power)
+    if name in ("poisson_nll", "tweedie_deviance", "poisson_deviance", "gamma_deviance"):
         mean = float(np.sum(w * y) / np.sum(w))
         return _clip_logit(math.log(mean)) if mean > 0 else -_LOGIT_BOUND
     if name == "binary_cross_entropy_with_logits":
@@ -666,6 +671,7 @@ class MulticlassBoostingLoss:
             if p.kind == "array" and isinstance(params.get(p.name), (list, tuple)):
                 params[p.name] = np.asarray(params[p.name], dtype=np.float64)
         bound = loss.bind(**params)
+        loss.check_boosting_params(bound)
         for name in axis_params:
             bound[name] = -1
         domain = loss.pred_domain(**bound)

@@ -18,7 +18,8 @@ from ._probes import LOGITS, margin_probe
 from ._reduce import Unreduced
 from ._registry import register
 from ._spec import BoostingHessian, Input, LossSpec, Param, Probe, Properties, Variant
-from ._xp import const, device, times_finite, where0
+from ._validate import LossInputError
+from ._xp import abs_, const, device, times_finite, where0
 from .classification import _logit_ce, _logit_ce_grad, _logit_ce_hess
 
 
@@ -121,6 +122,15 @@ class _SoftmaxParts:
         self.nll = log_s - d
         self.log_s = log_s
         self.d = d
+        self._m, self._any_inf = m, any_inf
+
+    def log_sum_exp(self, xp: Any) -> Any:
+        """logsumexp(z) per sample: +inf for a row with a +inf logit, -inf for one with
+        every class masked."""
+        lse = self._m + self.log_s
+        lse = xp.where(self._any_inf, const(xp, math.inf, lse), lse)
+        every_masked = xp.all(self.masked, axis=-1, keepdims=True)
+        return xp.where(every_masked, const(xp, -math.inf, lse), lse)
 
     def probs(self, xp: Any) -> Any:
         return xp.exp(self.d - self.log_s)
@@ -162,6 +172,13 @@ class CrossEntropy(AxisLoss):
     ``from_logits=False`` takes probabilities along the class axis instead (Keras's
     ``from_logits=False``); they are used as given (Keras divides them by their sum, which is 1
     for a softmax output) and a probability of 0 on a target class gives inf.
+
+    Language-model options (on logits): ``softcap`` c replaces the logits by c tanh(z / c)
+    before anything else (Gemma 2's final-logit soft-capping; +-inf become +-c), and
+    ``z_loss`` adds ``z_loss * A * logsumexp(z)^2`` per sample (PaLM's auxiliary z-loss, which
+    keeps the normaliser near 1), A = sum_c w_c y'_c the sample's target weight (1 without class
+    weights, 0 for an ignored sample). The z-loss makes the loss non-convex where
+    logsumexp < -1/(2 z_loss), the cap wherever it bends; neither is a boosting objective.
 
     Numerics: the negative log-probability is computed as ``log1p(T) - d`` (see
     ``_SoftmaxParts``), exact to a few ulps where the loss is tiny; a -inf logit on a
@@ -233,6 +250,21 @@ class CrossEntropy(AxisLoss):
                 high=1.0,
             ),
             Param("from_logits", True, "logits hold logits (True) or probabilities", kind="bool"),
+            Param(
+                "softcap",
+                None,
+                "logits become softcap * tanh(z / softcap) first (Gemma 2; +-inf become "
+                "+-softcap); None: off",
+                low=0.0,
+                low_inclusive=False,
+                allow_none=True,
+            ),
+            Param(
+                "z_loss",
+                0.0,
+                "adds z_loss * logsumexp(z)^2 per sample, times its weight A (PaLM's z-loss)",
+                low=0.0,
+            ),
         ),
         aliases=(
             "softmax_cross_entropy",
@@ -255,7 +287,10 @@ class CrossEntropy(AxisLoss):
         elementwise=False,
         derivative_notes="with respect to the logits, per sample: grad = A softmax(z) - a with "
         "a_c = w_c y'_c and A = sum a_c; hess (its diagonal) = A p (1 - p). On probabilities: "
-        "grad = -a / p, hess = a / p^2.",
+        "grad = -a / p, hess = a / p^2. A z-loss adds 2 z A lse p to grad and "
+        "2 z A (p^2 + lse p (1 - p)) to hess; a softcap multiplies grad by sech^2(z / c) "
+        "(and hess by its square, less (2/c) tanh(z / c) sech^2(z / c) times the gradient "
+        "in the capped logits).",
         when_to_use="The default for single-label classification into C classes, and for "
         "language models (one class per token of the vocabulary).",
         showcase=({"label_smoothing": 0.0}, {"label_smoothing": 0.1}, {"label_smoothing": 0.3}),
@@ -269,12 +304,47 @@ class CrossEntropy(AxisLoss):
         variants=(
             # on probabilities the gradient grows like 1/p
             Variant({"from_logits": False}, {"logits": "simplex"}, {"robust": False}),
+            Variant(
+                lambda p: p.get("z_loss", 0.0) > 0,
+                properties={"convex": False, "robust": False},
+                note="z_loss > 0 (lse^2 is not convex where lse < -1/(2 z_loss), and its "
+                "gradient grows with the logits)",
+            ),
+            Variant(
+                lambda p: p.get("softcap") is not None,
+                properties={"convex": False, "robust": True, "bounded": True},
+                note="softcap set (the capped logits saturate: bounded, not convex)",
+            ),
         ),
         probe=lambda p: margin_probe(
             (5, 2) if p.get("class_weight") is None else (len(p["class_weight"]),),
             probabilities=not p.get("from_logits", True),
+            # every logit shifted down, to where z_loss's lse^2 bends the wrong way
+            offset=-(1.0 + 1.0 / p["z_loss"]) if p.get("z_loss", 0.0) > 0 else 0.0,
         ),
     )
+
+    def _check_together(self, bound: dict[str, Any]) -> None:
+        if bound.get("from_logits", True):
+            return
+        for name, off in (("softcap", None), ("z_loss", 0.0)):
+            if bound.get(name, off) != off:
+                raise LossInputError(
+                    self.name,
+                    name,
+                    f"{name}={off!r} with from_logits=False (it acts on logits)",
+                    repr(bound[name]),
+                )
+
+    def check_boosting_params(self, bound: dict[str, Any]) -> None:
+        for name, off in (("softcap", None), ("z_loss", 0.0)):
+            if bound.get(name, off) != off:
+                raise LossInputError(
+                    self.name,
+                    name,
+                    f"{name}={off!r} for a boosting objective (a language-model option)",
+                    repr(bound[name]),
+                )
 
     # ---- the pieces shared by value and derivatives -------------------------------------------
     def _pieces(
@@ -287,10 +357,13 @@ class CrossEntropy(AxisLoss):
         ignore_index: int | None,
         label_smoothing: float,
         from_logits: bool,
+        softcap: float | None = None,
+        z_loss: float = 0.0,
     ) -> tuple[Any, Any, Any, Any, Any, Any]:
-        """(nll, the softmax parts or None on probabilities, a, A, implicit weight, one-hot)."""
+        """(nll, the softmax parts or None on probabilities, a, A, implicit weight, one-hot),
+        of the capped logits where ``softcap`` is set."""
         if from_logits:
-            parts = _SoftmaxParts(xp, logits)
+            parts = _SoftmaxParts(xp, _capped(xp, logits, softcap))
             nll, masked = parts.nll, parts.masked
             a, total, implicit, onehot = _coefficients(
                 xp, nll, masked, target, class_weight, ignore_index, label_smoothing
@@ -307,29 +380,82 @@ class CrossEntropy(AxisLoss):
 
     # ---- kernels ----------------------------------------------------------------------------
     def _unreduced(self, xp: Any, logits: Any, target: Any, **params: Any) -> Unreduced:
-        nll, _, a, _, implicit, _ = self._pieces(xp, logits, target, **params)
-        return Unreduced(xp.sum(times_finite(xp, a, nll), axis=-1), implicit)
+        nll, parts, a, total, implicit, _ = self._pieces(xp, logits, target, **params)
+        value = xp.sum(times_finite(xp, a, nll), axis=-1)
+        z_loss = params["z_loss"]
+        if z_loss:  # z_loss A lse^2, 0 for an ignored sample (A = 0) even at lse = inf
+            lse = parts.log_sum_exp(xp)
+            value = value + times_finite(xp, z_loss * total, lse * lse)[..., 0]
+        return Unreduced(value, implicit)
 
     def _grad(self, xp: Any, logits: Any, target: Any, **params: Any) -> Any:
         nll, parts, a, total, _, onehot = self._pieces(xp, logits, target, **params)
         if parts is None:  # probabilities: d(-a log p)/dp = -a / p (0 where a is 0)
             return -times_finite(xp, a, _reciprocal(xp, logits))
+        grad = self._grad_of_capped(xp, nll, parts, a, total, onehot, params["z_loss"])
+        softcap = params["softcap"]
+        if softcap is not None:  # the chain rule through softcap tanh(z / softcap)
+            grad = grad * _cap_slope(xp, logits, softcap)
+        return grad
+
+    @staticmethod
+    def _grad_of_capped(
+        xp: Any, nll: Any, parts: Any, a: Any, total: Any, onehot: Any, z_loss: float
+    ) -> Any:
+        """The gradient with respect to the (capped) logits: A p - a, plus 2 z A lse p."""
         p = parts.probs(xp)
         grad = total * p - a
-        if onehot is None:
-            return grad
-        # the target entry A p_y - a_y = a_y (p_y - 1) + (A - a_y) p_y, with p_y - 1 = expm1(-nll)
-        a_y = xp.sum(where0(xp, onehot, a), axis=-1, keepdims=True)
-        exact = a_y * xp.expm1(-nll) + (total - a_y) * p
-        return xp.where(onehot, exact, grad)
+        if onehot is not None:
+            # the target entry A p_y - a_y = a_y (p_y - 1) + (A - a_y) p_y, p_y - 1 = expm1(-nll)
+            a_y = xp.sum(where0(xp, onehot, a), axis=-1, keepdims=True)
+            exact = a_y * xp.expm1(-nll) + (total - a_y) * p
+            grad = xp.where(onehot, exact, grad)
+        if z_loss:
+            grad = grad + _z_loss_term(xp, parts, p, total, z_loss)
+        return grad
 
     def _hess(self, xp: Any, logits: Any, target: Any, **params: Any) -> Any:
-        _, parts, a, total, _, _ = self._pieces(xp, logits, target, **params)
+        nll, parts, a, total, _, onehot = self._pieces(xp, logits, target, **params)
         if parts is None:  # probabilities: a / p^2
             inv = _reciprocal(xp, logits)
             return times_finite(xp, a, inv * inv)
         p = parts.probs(xp)
-        return total * p * parts.one_minus_probs(xp, p)
+        q = p * parts.one_minus_probs(xp, p)
+        hess = total * q
+        z_loss, softcap = params["z_loss"], params["softcap"]
+        if z_loss:  # d(2 z A lse p_c)/dz_c = 2 z A (p_c^2 + lse p_c (1 - p_c))
+            hess = (
+                hess + (2.0 * z_loss) * total * (p * p) + _z_loss_term(xp, parts, q, total, z_loss)
+            )
+        if softcap is None:
+            return hess
+        # the diagonal of l(c tanh(z / c)): l'' s'^2 + l' s'', with s'' = -2 tanh(z / c) s' / c
+        grad = self._grad_of_capped(xp, nll, parts, a, total, onehot, z_loss)
+        slope = _cap_slope(xp, logits, softcap)
+        tanh = xp.tanh(where0(xp, xp.isfinite(logits), logits) / softcap)
+        return hess * (slope * slope) - (2.0 / softcap) * grad * tanh * slope
+
+
+def _capped(xp: Any, z: Any, softcap: float | None) -> Any:
+    """``softcap * tanh(z / softcap)``: +-inf become +-softcap (the limit; apply a vocabulary
+    mask after the cap to keep a class masked)."""
+    if softcap is None:
+        return z
+    return softcap * xp.tanh(z / softcap)
+
+
+def _cap_slope(xp: Any, z: Any, softcap: float) -> Any:
+    """d/dz of softcap * tanh(z / softcap) = sech(u)^2 = 4 e / (1 + e)^2 with
+    e = exp(-2 |u|), u = z / softcap: no cancellation where tanh is near 1 (1 - tanh^2 would
+    lose it), no overflow (cosh would), and 0 with a finite slope at +-inf."""
+    e = xp.exp(-2.0 * abs_(xp, z / softcap))
+    return 4.0 * e / ((1.0 + e) * (1.0 + e))
+
+
+def _z_loss_term(xp: Any, parts: Any, coef: Any, total: Any, z_loss: float) -> Any:
+    """2 z_loss A lse coef: 0 where coef or A is 0, even where lse is infinite."""
+    lse = parts.log_sum_exp(xp)
+    return times_finite(xp, 2.0 * z_loss * total, times_finite(xp, coef, lse))
 
 
 def _reciprocal(xp: Any, p: Any) -> Any:

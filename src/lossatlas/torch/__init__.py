@@ -351,6 +351,14 @@ WelschLoss = module_class("WelschLoss", get("welsch"))
 TukeyBiweightLoss = module_class("TukeyBiweightLoss", get("tukey_biweight"))
 FairLoss = module_class("FairLoss", get("fair"))
 GeneralRobustLoss = module_class("GeneralRobustLoss", get("general_robust"))
+CharbonnierLoss = module_class("CharbonnierLoss", get("charbonnier"))
+TweedieDevianceLoss = module_class("TweedieDevianceLoss", get("tweedie_deviance"))
+PoissonDevianceLoss = module_class("PoissonDevianceLoss", get("poisson_deviance"))
+GammaDevianceLoss = module_class("GammaDevianceLoss", get("gamma_deviance"))
+MAPELoss = module_class("MAPELoss", get("mape"))
+SMAPELoss = module_class("SMAPELoss", get("smape"))
+MSLELoss = module_class("MSLELoss", get("msle"))
+RMSLELoss = module_class("RMSLELoss", get("rmsle"))
 
 #: the module class of every registered loss, by loss name
 MODULES: dict[str, type[LossModule]] = {
@@ -394,11 +402,23 @@ MODULES: dict[str, type[LossModule]] = {
         TukeyBiweightLoss,
         FairLoss,
         GeneralRobustLoss,
+        CharbonnierLoss,
+        MAPELoss,
+        SMAPELoss,
+        MSLELoss,
+        RMSLELoss,
+        TweedieDevianceLoss,
+        PoissonDevianceLoss,
+        GammaDevianceLoss,
     )
 }
 
 
 from .adaptive import AdaptiveRobustLoss  # noqa: E402  (Barron's NLL: not a registered loss)
+from .linear_cross_entropy import (  # noqa: E402  (fused head + loss: not registered)
+    LinearCrossEntropyLoss,
+    linear_cross_entropy,
+)
 
 
 def module_for(name: str, **kwargs: Any) -> LossModule:
@@ -409,8 +429,10 @@ def module_for(name: str, **kwargs: Any) -> LossModule:
 __all__ = [
     "MODULES",
     "AdaptiveRobustLoss",
+    "LinearCrossEntropyLoss",
     "LossModule",
     "module_class",
+    "linear_cross_entropy",
     "module_for",
     *sorted(c.__name__ for c in MODULES.values()),
     "MultiMarginLoss",

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from .._backends import register
 from .._config import config
 from .._reduce import Unreduced
+from ..multiclass import _cap_slope, _capped
 
 Tensor = torch.Tensor
 #: past this, softplus(x) = x to the last bit even in float64 (exp(-40) < 2**-53 / 40)
@@ -171,8 +172,9 @@ class _ClosedForm(torch.autograd.Function):
 
 def _closed_form(loss: Any, call: Any) -> Unreduced | None:
     """The loss's own kernels inside an autograd.Function (bitwise the definition's value;
-    its analytic gradient), for losses whose composed form is long: log-cosh, pseudo-Huber,
-    quantile and balanced cross entropy (measured in benchmarks/bench_torch.py)."""
+    its analytic gradient), for losses whose composed form is long (log-cosh, pseudo-Huber,
+    quantile, measured in benchmarks/bench_torch.py) or whose autograd is inexact (the robust
+    losses)."""
     pred, target = call.arrays()
     if target.requires_grad or any(_needs_grad(v) for v in call.params.values()):
         return None
@@ -320,110 +322,161 @@ def _focal(loss: Any, call: Any) -> Unreduced | None:
 
 
 # ---- 5. softmax cross entropy -------------------------------------------------------------------
+#: logits-sized work is done in row chunks of about this many elements (4 MB in float32), so that
+#: no temporary the size of the logits is ever live: only the logits and the gradient
+CE_CHUNK_ELEMENTS = 1 << 20
+
+
+def _row_chunks(zv: Tensor) -> list[slice]:
+    """Slices of the first axis of ``zv`` (classes last) of about CE_CHUNK_ELEMENTS each."""
+    if zv.ndim == 1 or zv.shape[0] == 0:
+        return [slice(None)]
+    step = max(1, CE_CHUNK_ELEMENTS // max(1, zv[0].numel()))
+    return [slice(i, i + step) for i in range(0, zv.shape[0], step)]
+
+
 class _SoftmaxCrossEntropy(torch.autograd.Function):
-    """Softmax cross entropy of index targets along dim ``d``: per sample
-    ``(1 - s) w_y nll_y + (s / C) sum_c w_c nll_c`` with nll = logsumexp(z) - z, 0 where the
-    target is ignored (``valid`` is 0).
+    """Softmax cross entropy of index targets, classes last in ``zv`` (a view of the logits):
+    per sample ``(1 - s) w_y nll_y + (s / C) sum_c w_c nll_c + z_loss A lse^2``, with
+    nll = lse - z of the logits capped by ``softcap`` and A = (1 - s) w_y + (s / C) sum_c w_c
+    the sample's target weight; 0 where the target is ignored (``valid`` is 0).
 
     nll_y = log1p(T) - (z_y - m) with m = max z and T the sum of exp(z - m) over every class
     but the largest: exact where the loss is tiny (torch's log_softmax rounds 1 + T first).
-    Saves the logits (which the caller holds anyway) and a few numbers per sample; the
-    backward writes the gradient into one tensor, the target entry through expm1(-nll_y).
+    Works in row chunks of CE_CHUNK_ELEMENTS: saves the logits (which the caller holds anyway)
+    and two numbers per sample; the backward writes the gradient into one tensor, chunk by
+    chunk, the target entry through expm1(-nll_y).
     """
 
     @staticmethod
-    def forward(ctx, z, label, d, class_weight, valid, smoothing, exact):
+    def forward(ctx, zv, label, class_weight, valid, smoothing, softcap, z_loss, exact):
         ctx.exact = exact
-        n = z.shape[d]
-        top, at = z.max(dim=d, keepdim=True)
-        shifted = torch.sub(z, top)
-        spread = None
-        if smoothing:  # sum_c w_c (z_c - m) <= 0: added to W log_s, no cancellation
-            weighted = shifted if class_weight is None else shifted * _along(class_weight, d, z)
-            spread = weighted.sum(dim=d, keepdim=True)
-        rest = shifted.exp_().scatter_(d, at, 0.0).sum(dim=d, keepdim=True)
-        del shifted
-        log_s = torch.log1p(rest)
-        index = label.unsqueeze(d)
-        nll_y = log_s - (z.gather(d, index) - top)
-        w_y = None if class_weight is None else class_weight[label].unsqueeze(d)
+        n = zv.shape[-1]
+        index = label.unsqueeze(-1)
+        lse, nll_y = zv.new_empty(index.shape), zv.new_empty(index.shape)
+        # smoothing: (s / C)(W log_s - sum_c w_c (z_c - m)), the sum <= 0: no cancellation
+        smooth = zv.new_empty(index.shape) if smoothing else None
+        total_w = float(n) if class_weight is None else class_weight.sum()
+        for rows in _row_chunks(zv):
+            zc = _capped(xp, zv[rows], softcap)
+            top, at = zc.max(dim=-1, keepdim=True)
+            shifted = torch.sub(zc, top)
+            if smoothing:
+                weighted = shifted if class_weight is None else shifted * class_weight
+                spread = weighted.sum(dim=-1, keepdim=True)
+            rest = shifted.exp_().scatter_(-1, at, 0.0).sum(dim=-1, keepdim=True)
+            del shifted
+            log_s = torch.log1p(rest)
+            nll_y[rows] = log_s - (zc.gather(-1, index[rows]) - top)
+            lse[rows] = top + log_s
+            if smoothing:
+                smooth[rows] = (total_w * log_s - spread) * (smoothing / n)
+        w_y = None if class_weight is None else class_weight[label].unsqueeze(-1)
         values = nll_y * (1.0 - smoothing) if smoothing else nll_y.clone()
         if w_y is not None:
             values.mul_(w_y)
         if smoothing:
-            total_w = float(n) if class_weight is None else class_weight.sum()
-            values.add_((total_w * log_s - spread) * (smoothing / n))
+            values.add_(smooth)
+        total = _target_weight(w_y, total_w, smoothing, n)
+        if z_loss:
+            values.add_(lse * lse * (z_loss * total))
         if valid is not None:
-            values.mul_(valid.unsqueeze(d))
+            values.mul_(valid.unsqueeze(-1))
         extra = [t for t in (w_y, valid, class_weight) if t is not None]
-        ctx.save_for_backward(z, index, top + log_s, nll_y, *extra)
-        ctx.layout = (d, w_y is not None, valid is not None, class_weight is not None, smoothing)
-        return values.squeeze(d)
+        ctx.save_for_backward(zv, index, lse, nll_y, *extra)
+        ctx.layout = (w_y is not None, valid is not None, class_weight is not None)
+        ctx.options = (smoothing, softcap, z_loss)
+        return values.squeeze(-1)
 
     @staticmethod
     def backward(ctx, grad_out):
-        z, index, lse, nll_y, *extra = ctx.saved_tensors
-        d, has_w_y, has_valid, has_weight, s = ctx.layout
+        zv, index, lse, nll_y, *extra = ctx.saved_tensors
+        none = (None,) * 7
         if torch.is_grad_enabled():  # a double backward: the core's differentiable gradient
-            return ctx.exact(z) * grad_out.unsqueeze(d), None, None, None, None, None, None
+            return ctx.exact(zv) * grad_out.unsqueeze(-1), *none
+        has_w_y, has_valid, has_weight = ctx.layout
+        s, softcap, z_loss = ctx.options
         w_y = extra.pop(0) if has_w_y else None
         valid = extra.pop(0) if has_valid else None
         class_weight = extra.pop(0) if has_weight else None
-        n = z.shape[d]
-        g = grad_out.unsqueeze(d)
+        n = zv.shape[-1]
+        g = grad_out.unsqueeze(-1)
         if valid is not None:
-            g = g * valid.unsqueeze(d)
-        # a_c = w_c ((1 - s) [c = y] + s / n) and A = sum_c a_c: grad = A p - a
+            g = g * valid.unsqueeze(-1)
+        # a_c = w_c ((1 - s) [c = y] + s / n), A = sum_c a_c: grad = A (1 + 2 z lse) p - a
         unit = 1.0 if w_y is None else w_y
         a_y = (1.0 - s + s / n) * unit
-        total = (1.0 - s) * unit
+        total_w = float(n) if class_weight is None else class_weight.sum()
+        total = _target_weight(w_y, total_w, s, n)
+        scale = total * (1.0 + 2.0 * z_loss * lse) if z_loss else total
+        smooth = None
         if s:
-            total = total + (s / n) * (float(n) if class_weight is None else class_weight.sum())
-        grad = torch.sub(z, lse).exp_()
-        p_y = grad.gather(d, index)
-        exact_y = a_y * torch.expm1(-nll_y) + (total - a_y) * p_y  # A p_y - a_y, exactly
-        grad.mul_(g * total)  # the upstream gradient and A in one pass
-        if s:
-            grad.sub_((s / n) * g * (1.0 if class_weight is None else _along(class_weight, d, z)))
-        grad.scatter_(d, index, exact_y * g)
-        return grad, None, None, None, None, None, None
+            smooth = (s / n) * (1.0 if class_weight is None else class_weight)
+        grad = torch.empty_like(zv)
+        for rows in _row_chunks(zv):
+            zc = _capped(xp, zv[rows], softcap)
+            out = torch.sub(zc, lse[rows], out=grad[rows]).exp_()  # p, in the gradient's memory
+            p_y = out.gather(-1, index[rows])
+            # A p_y - a_y exactly, plus the z-loss's 2 z A lse p_y
+            a_rows = _rows(a_y, rows)
+            exact_y = a_rows * torch.expm1(-nll_y[rows]) + (_rows(total, rows) - a_rows) * p_y
+            if z_loss:
+                exact_y = exact_y + (2.0 * z_loss) * _rows(total, rows) * lse[rows] * p_y
+            g_rows = g[rows]
+            out.mul_(g_rows * _rows(scale, rows))  # the upstream gradient and the scale at once
+            if smooth is not None:
+                out.sub_(g_rows * smooth)
+            out.scatter_(-1, index[rows], exact_y * g_rows)
+            if softcap is not None:  # the chain rule through c tanh(z / c)
+                out.mul_(_cap_slope(xp, zv[rows], softcap))
+        return grad, *none
 
 
-def _along(vector: Tensor, d: int, like: Tensor) -> Tensor:
-    """A per-class vector shaped to broadcast along dim ``d`` of ``like``."""
-    shape = [1] * like.ndim
-    shape[d] = vector.shape[0]
-    return vector.reshape(shape)
+def _target_weight(w_y: Tensor | None, total_w: Any, smoothing: float, n: int) -> Any:
+    """A = (1 - s) w_y + (s / n) sum_c w_c per sample (1 without class weights)."""
+    unit = 1.0 if w_y is None else w_y
+    return (1.0 - smoothing) * unit + (smoothing / n) * total_w if smoothing else unit
+
+
+def _rows(value: Any, rows: slice) -> Any:
+    """A per-sample tensor's rows, or a number as it is."""
+    return value[rows] if torch.is_tensor(value) and value.ndim else value
 
 
 def _cross_entropy(loss: Any, call: Any) -> Unreduced | None:
     """Softmax cross entropy of logits with index targets (probability targets and
-    from_logits=False: the definition). Declines where the definition takes a limit: a +inf
-    logit, a row with every class -inf, or a -inf logit with label smoothing (a masked class
-    gets no smoothing mass)."""
+    from_logits=False: the definition). Declines where the definition takes a limit (capped
+    logits are finite, so never with softcap): a +inf logit, a row with every class -inf, or a
+    -inf logit with label smoothing (a masked class gets no smoothing mass)."""
     logits, target = call.arrays()
     p = call.params
     weight = p["class_weight"]
     if not p["from_logits"] or torch.is_floating_point(target) or _needs_grad(weight):
         return None
-    # the class axis back where the caller had it: a view, and reductions along it are fast
-    d = call.axis if call.axis is not None else logits.ndim - 1
-    z = torch.movedim(logits, -1, d) if d != logits.ndim - 1 else logits
-    if not bool(torch.isfinite(z.detach().amax(dim=d)).all()):
-        return None
-    smoothing = p["label_smoothing"]
-    if smoothing and bool(torch.isneginf(z.detach()).any()):
-        return None
+    softcap, z_loss, smoothing = p["softcap"], p["z_loss"], p["label_smoothing"]
+    if softcap is None:
+        detached = logits.detach()
+        if not bool(torch.isfinite(detached.amax(dim=-1)).all()):
+            return None
+        if smoothing and bool(torch.isneginf(detached).any()):
+            return None
     ignore = p["ignore_index"]
     valid = None if ignore is None else target != ignore
     label = target if valid is None else torch.where(valid, target, 0)
 
-    def exact(z: Tensor) -> Tensor:
+    def exact(zv: Tensor) -> Tensor:
         """The analytic gradient in differentiable ops, for create_graph=True."""
-        return loss.grad(z, target, axis=d, **{k: v for k, v in p.items() if k != "axis"})
+        return loss.grad(zv, target, **{k: v for k, v in p.items() if k != "axis"})
 
     values = _SoftmaxCrossEntropy.apply(
-        z, label, d, weight, None if valid is None else valid.to(z.dtype), smoothing, exact
+        logits,
+        label,
+        weight,
+        None if valid is None else valid.to(logits.dtype),
+        smoothing,
+        softcap,
+        z_loss,
+        exact,
     )
     implicit = None if weight is None else weight[label]
     if valid is not None:
@@ -556,5 +609,15 @@ for _name, _run in {
     "cross_entropy": _cross_entropy,
     "softmax_focal_loss": _softmax_focal,
     "poly1_cross_entropy": _poly1,
+    # robust losses: their analytic gradients stay exact where autograd of the composed value
+    # does not (torch's expm1 backward, exp = expm1 + 1, gives 0 for welsch at |r| = 10)
+    "truncated_squared": _closed_form,
+    "cauchy": _closed_form,
+    "geman_mcclure": _closed_form,
+    "welsch": _closed_form,
+    "tukey_biweight": _closed_form,
+    "charbonnier": _closed_form,
+    "fair": _closed_form,
+    "general_robust": _closed_form,
 }.items():
     register("torch", _name, _run)
