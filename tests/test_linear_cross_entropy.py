@@ -16,12 +16,13 @@ from _torch_memory import LargestTensor
 import lossatlas as la
 from lossatlas import LossInputError
 from lossatlas.jax import linear_cross_entropy as jax_lce
-from lossatlas.torch import LinearCrossEntropyLoss, linear_cross_entropy
-from lossatlas.torch.linear_cross_entropy import (
+from lossatlas.torch import (
+    LinearCrossEntropyLoss,
     combine_linear_cross_entropy_stats,
-    default_chunk_size,
+    linear_cross_entropy,
     linear_cross_entropy_stats,
 )
+from lossatlas.torch.linear_ce import default_chunk_size
 
 F64 = dict(rtol=1e-12, atol=1e-13)
 

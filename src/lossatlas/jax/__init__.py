@@ -7,6 +7,6 @@ what needs JAX's own machinery (``lax.scan``, ``jax.custom_vjp``).
 
 from __future__ import annotations
 
-from .linear_cross_entropy import default_chunk_size, linear_cross_entropy
+from .linear_ce import default_chunk_size, linear_cross_entropy
 
 __all__ = ["default_chunk_size", "linear_cross_entropy"]

@@ -415,9 +415,11 @@ MODULES: dict[str, type[LossModule]] = {
 
 
 from .adaptive import AdaptiveRobustLoss  # noqa: E402  (Barron's NLL: not a registered loss)
-from .linear_cross_entropy import (  # noqa: E402  (fused head + loss: not registered)
+from .linear_ce import (  # noqa: E402  (fused head + loss: not registered)
     LinearCrossEntropyLoss,
+    combine_linear_cross_entropy_stats,
     linear_cross_entropy,
+    linear_cross_entropy_stats,
 )
 
 
@@ -431,8 +433,10 @@ __all__ = [
     "AdaptiveRobustLoss",
     "LinearCrossEntropyLoss",
     "LossModule",
-    "module_class",
+    "combine_linear_cross_entropy_stats",
     "linear_cross_entropy",
+    "linear_cross_entropy_stats",
+    "module_class",
     "module_for",
     *sorted(c.__name__ for c in MODULES.values()),
     "MultiMarginLoss",
