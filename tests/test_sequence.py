@@ -116,6 +116,7 @@ def test_edit_distance_strings():
 
 def test_edit_distance_against_rapidfuzz():
     from rapidfuzz.distance import Levenshtein as levenshtein_lib
+
     rng = np.random.default_rng(2)
     words = ["".join(rng.choice(list("abcdé😀"), rng.integers(0, 15))) for _ in range(400)]
     h, t = words[:200], words[200:]

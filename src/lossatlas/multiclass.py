@@ -392,7 +392,9 @@ class CrossEntropy(AxisLoss):
         nll, parts, a, total, _, onehot = self._pieces(xp, logits, target, **params)
         if parts is None:  # probabilities: d(-a log p)/dp = -a / p (0 where a is 0)
             return -times_finite(xp, a, _reciprocal(xp, logits))
-        grad = self._grad_of_capped(xp, nll, parts, a, total, onehot, params["z_loss"])
+        grad = self._grad_of_capped(
+            xp, nll, parts, parts.probs(xp), a, total, onehot, params["z_loss"]
+        )
         softcap = params["softcap"]
         if softcap is not None:  # the chain rule through softcap tanh(z / softcap)
             grad = grad * _cap_slope(xp, logits, softcap)
@@ -400,10 +402,10 @@ class CrossEntropy(AxisLoss):
 
     @staticmethod
     def _grad_of_capped(
-        xp: Any, nll: Any, parts: Any, a: Any, total: Any, onehot: Any, z_loss: float
+        xp: Any, nll: Any, parts: Any, p: Any, a: Any, total: Any, onehot: Any, z_loss: float
     ) -> Any:
-        """The gradient with respect to the (capped) logits: A p - a, plus 2 z A lse p."""
-        p = parts.probs(xp)
+        """The gradient with respect to the (capped) logits, p their softmax: A p - a, plus
+        2 z A lse p."""
         grad = total * p - a
         if onehot is not None:
             # the target entry A p_y - a_y = a_y (p_y - 1) + (A - a_y) p_y, p_y - 1 = expm1(-nll)
@@ -430,7 +432,7 @@ class CrossEntropy(AxisLoss):
         if softcap is None:
             return hess
         # the diagonal of l(c tanh(z / c)): l'' s'^2 + l' s'', with s'' = -2 tanh(z / c) s' / c
-        grad = self._grad_of_capped(xp, nll, parts, a, total, onehot, z_loss)
+        grad = self._grad_of_capped(xp, nll, parts, p, a, total, onehot, z_loss)
         slope = _cap_slope(xp, logits, softcap)
         tanh = xp.tanh(where0(xp, xp.isfinite(logits), logits) / softcap)
         return hess * (slope * slope) - (2.0 / softcap) * grad * tanh * slope
