@@ -86,6 +86,8 @@ def in_range(p: Param, value: Any) -> bool:
         return p.allow_none
     if p.low is not None and (value < p.low or (value == p.low and not p.low_inclusive)):
         return False
+    if p.excluded is not None and p.excluded[0] < value < p.excluded[1]:
+        return False
     return not (
         p.high is not None and (value > p.high or (value == p.high and not p.high_inclusive))
     )

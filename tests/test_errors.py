@@ -213,7 +213,8 @@ NAMED_OUT_OF_RANGE = [
 
 def _generated_out_of_range() -> list[tuple[str, str, float]]:
     """For every float and int parameter: just outside each end of its declared range, an
-    infinity past an unbounded end (the range (0, inf) excludes inf), and NaN."""
+    infinity past an unbounded end (the range (0, inf) excludes inf), NaN, and the middle of
+    an excluded interval (a Tweedie power of 0.5)."""
     out = []
     for loss in I.ALL_LOSSES:
         for p in loss.spec.params:
@@ -233,6 +234,8 @@ def _generated_out_of_range() -> list[tuple[str, str, float]]:
                 out.append((loss.name, p.name, float("inf")))
             if p.kind == "float":
                 out.append((loss.name, p.name, float("nan")))
+            if p.excluded is not None:  # the middle of the interval left out
+                out.append((loss.name, p.name, 0.5 * (p.excluded[0] + p.excluded[1])))
     return out
 
 

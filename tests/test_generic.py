@@ -10,6 +10,7 @@ fails with a message that says so.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import _inputs as I
@@ -470,6 +471,22 @@ def test_extreme_inputs(loss, params, dtype):
     xs = [s * x for x in EXTREMES[dtype] for s, k in ((-1.0, neg), (1.0, pos)) if k is not None]
     for inputs, x_all in lines(loss, params, np.array(xs)):
         check_extremes(loss, inputs, x_all, neg, pos, dtype)
+
+
+@pytest.mark.parametrize(("loss", "params"), [c for c in EXTREME_CASES if I.is_base(*c.values)])
+def test_no_numpy_warnings_at_extreme_inputs(loss, params):
+    """A valid call warns of nothing: NumPy's overflow, divide and invalid warnings from branches
+    a select discards (an exp far in a tail, a log of 0) are silenced inside the loss, at
+    inputs out to +-1e300, for the value and the analytic derivatives."""
+    neg, pos = growth(loss, params)
+    xs = [s * x for x in EXTREMES["float64"] for s, k in ((-1.0, neg), (1.0, pos)) if k is not None]
+    for inputs, _ in lines(loss, params, np.array(xs)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            inputs.call(loss, reduction="none" if I.per_sample(loss) else "mean")
+            if I.has_derivatives(loss):
+                inputs.call(loss.grad)
+                inputs.call(loss.hess)
 
 
 def lines(loss: Any, params: dict[str, Any], xs: np.ndarray) -> list[tuple[I.Inputs, Any]]:

@@ -19,11 +19,13 @@ axis, which the core has moved last), and its :class:`~lossatlas._spec.LossSpec`
 from __future__ import annotations
 
 import abc
+import functools
 import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 from array_api_compat import array_namespace, is_array_api_obj, size
 
 from . import _shapes
@@ -42,6 +44,10 @@ from ._validate import (
 from ._xp import compute_dtype, const, device, has_values, library, to_namespace, value_range
 
 REQUIRED = inspect.Parameter.empty
+#: NumPy warns where a kernel's branch not taken overflows or divides by zero (an exp far in a
+#: tail, a log of 0 masked by a select); the kernels take every such value to its limit, so the
+#: warnings would only be noise for a valid call
+QUIET_NUMPY = functools.partial(np.errstate, over="ignore", divide="ignore", invalid="ignore")
 #: The smallest Hessian handed to a booster (XGBoost's floor for its logistic objective): a
 #: leaf whose rows all have a vanishing second derivative still gets a finite Newton step.
 BOOSTING_HESSIAN_FLOOR = 1e-16
@@ -120,7 +126,8 @@ class Loss(abc.ABC):
     ) -> Any:
         check_reduction(self.name, reduction)
         call = self.validate(*arrays, weight=weight, **params)
-        result = self.reduce(call, self.unreduced(call), reduction)
+        with QUIET_NUMPY():
+            result = self.reduce(call, self.unreduced(call), reduction)
         self._check_nan_targets(call, result)
         return self._cast_out(call, result)
 
@@ -268,6 +275,7 @@ class Loss(abc.ABC):
                 high_inclusive=p.high_inclusive,
                 allow_none=p.allow_none,
                 integer=p.kind == "int",
+                excluded=p.excluded,
             )
         if p.kind == "choice":
             if not isinstance(value, str) or value not in p.choices:
@@ -650,7 +658,8 @@ class ElementwiseLoss(Loss):
 
     def _derivative(self, kernel: Any, arrays: tuple[Any, ...], params: dict[str, Any]) -> Any:
         call = self.validate(*arrays, **params)
-        result = kernel(call.xp, *call.arrays(), **call.params)
+        with QUIET_NUMPY():
+            result = kernel(call.xp, *call.arrays(), **call.params)
         self._check_nan_targets(call, result)
         return self._cast_out(call, result)
 
@@ -721,7 +730,8 @@ class AxisLoss(Loss):
     def _derivative(self, kernel: Any, arrays: tuple[Any, ...], params: dict[str, Any]) -> Any:
         call = self.validate(*arrays, **params)
         xp = call.xp
-        result = kernel(xp, *call.arrays(), **call.params)
+        with QUIET_NUMPY():
+            result = kernel(xp, *call.arrays(), **call.params)
         if call.axis is not None and call.axis != result.ndim - 1:
             result = xp.moveaxis(result, -1, call.axis)
         return self._cast_out(call, result)

@@ -120,7 +120,8 @@ def pair(pred_domain: str, target_domain: str) -> tuple[Input, Input]:
 class Param:
     """A hyperparameter with its kind and allowed values.
 
-    Kinds: "float" (in [low, high]; an unbounded end excludes infinity), "int" (likewise),
+    Kinds: "float" (in [low, high]; an unbounded end excludes infinity; ``excluded``, an open
+    interval left out, as the Tweedie powers in (0, 1)), "int" (likewise),
     "bool", "choice" (one of ``choices``), "axis" (an axis of the input that carries the class
     axis) and "array" (a number or an array whose shape matches ``shape``, or, with a leading
     ``~``, broadcasts to it; values in ``domain``; ``learnable`` arrays become
@@ -141,6 +142,7 @@ class Param:
     domain: str = "real"
     learnable: bool = False
     positional: bool = False
+    excluded: tuple[float, float] | None = None  # an open interval inside [low, high] left out
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -169,6 +171,8 @@ class Param:
                 text += f", values {DOMAINS[self.domain].range_text()}"
         else:
             text = interval_text(self.low, self.high, self.low_inclusive, self.high_inclusive)
+            if self.excluded is not None:
+                text += " except " + interval_text(*self.excluded, False, False)
             if self.kind == "int":
                 text = "an integer in " + text
         return text + " or None" if self.allow_none else text

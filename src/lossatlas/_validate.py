@@ -89,9 +89,11 @@ def check_parameter(
     high_inclusive: bool = True,
     allow_none: bool = False,
     integer: bool = False,
+    excluded: tuple[float, float] | None = None,
 ) -> Any:
-    """A scalar hyperparameter must be a real number inside [low, high] (or the open ends);
-    an unbounded end excludes infinity. Returns the value as a Python number (or None)."""
+    """A scalar hyperparameter must be a real number inside [low, high] (or the open ends),
+    outside the open interval ``excluded``; an unbounded end excludes infinity. Returns the
+    value as a Python number (or None)."""
     if value is None:
         if allow_none:
             return None
@@ -105,11 +107,15 @@ def check_parameter(
     hi_ok = (
         number < math.inf if high is None else (number <= high if high_inclusive else number < high)
     )
-    if not (lo_ok and hi_ok):
+    inside_gap = excluded is not None and excluded[0] < number < excluded[1]
+    if not (lo_ok and hi_ok) or inside_gap:
+        text = interval_text(low, high, low_inclusive, high_inclusive)
+        if excluded is not None:
+            text += " except " + interval_text(*excluded, False, False)
         raise LossInputError(
             function,
             name,
-            f"a value in {interval_text(low, high, low_inclusive, high_inclusive)}",
+            f"a value in {text}",
             repr(value if isinstance(value, (int, float)) else number),  # 3.0 as given
         )
     return number

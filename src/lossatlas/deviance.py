@@ -35,7 +35,6 @@ from ._spec import (
     Properties,
     Variant,
 )
-from ._validate import LossInputError
 from ._xp import const, where0
 
 MCCULLAGH_NELDER_1989 = (
@@ -83,17 +82,6 @@ def _horner(x: Any, coefficients: tuple[float, ...]) -> Any:
 def _h(xp: Any, x: Any) -> Any:
     """h(x) = e^x - 1 - x for |x| <= 2 (its Taylor series: no cancellation near 0)."""
     return x * x * _horner(x, _H)
-
-
-def check_power(function: str, value: float) -> None:
-    """0, or a power >= 1: no Tweedie distribution has a variance power in (0, 1)."""
-    if 0.0 < value < 1.0:
-        raise LossInputError(
-            function,
-            "power",
-            "0 or a value in [1, inf) (no Tweedie distribution has a power in (0, 1))",
-            repr(value),
-        )
 
 
 def _probe(params: Any) -> Probe:
@@ -153,8 +141,9 @@ class TweedieDeviance(ElementwiseLoss):
                 "power",
                 1.5,
                 "variance power p: 0 normal, 1 Poisson, (1, 2) compound Poisson-gamma, 2 "
-                "gamma, 3 inverse Gaussian; 0 or >= 1 (none in (0, 1))",
+                "gamma, 3 inverse Gaussian (no Tweedie distribution has a power in (0, 1))",
                 low=0.0,
+                excluded=(0.0, 1.0),
             ),
             Param("log_input", False, "pred is the log of the mean (the log link)", kind="bool"),
         ),
@@ -206,12 +195,6 @@ class TweedieDeviance(ElementwiseLoss):
     )
 
     # ---- parameters ---------------------------------------------------------------------------
-    def _check_param(self, p: Param, value: Any) -> Any:
-        value = super()._check_param(p, value)
-        if p.name == "power":
-            check_power(self.name, value)
-        return value
-
     def _p(self, power: float | None) -> float:
         return float(self.fixed_power if power is None else power)
 
