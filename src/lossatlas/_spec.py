@@ -170,9 +170,9 @@ class Param:
             if self.domain != "real":
                 text += f", values {DOMAINS[self.domain].range_text()}"
         else:
-            text = interval_text(self.low, self.high, self.low_inclusive, self.high_inclusive)
-            if self.excluded is not None:
-                text += " except " + interval_text(*self.excluded, False, False)
+            text = interval_text(
+                self.low, self.high, self.low_inclusive, self.high_inclusive, self.excluded
+            )
             if self.kind == "int":
                 text = "an integer in " + text
         return text + " or None" if self.allow_none else text

@@ -109,25 +109,28 @@ def check_parameter(
     )
     inside_gap = excluded is not None and excluded[0] < number < excluded[1]
     if not (lo_ok and hi_ok) or inside_gap:
-        text = interval_text(low, high, low_inclusive, high_inclusive)
-        if excluded is not None:
-            text += " except " + interval_text(*excluded, False, False)
         raise LossInputError(
             function,
             name,
-            f"a value in {text}",
+            f"a value in {interval_text(low, high, low_inclusive, high_inclusive, excluded)}",
             repr(value if isinstance(value, (int, float)) else number),  # 3.0 as given
         )
     return number
 
 
 def interval_text(
-    low: float | None, high: float | None, low_inclusive: bool = True, high_inclusive: bool = True
+    low: float | None,
+    high: float | None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+    excluded: tuple[float, float] | None = None,
 ) -> str:
-    """'[0, 1]', '(0, inf)', '(-inf, inf)': an unbounded end is open."""
+    """'[0, 1]', '(0, inf)', '(-inf, inf)': an unbounded end is open; '[0, inf) except (0, 1)'
+    with an excluded open interval."""
     left = "(-inf" if low is None else ("[" if low_inclusive else "(") + f"{low:g}"
     right = "inf)" if high is None else f"{high:g}" + ("]" if high_inclusive else ")")
-    return f"{left}, {right}"
+    gap = "" if excluded is None else " except " + interval_text(*excluded, False, False)
+    return f"{left}, {right}{gap}"
 
 
 def check_same_shape(function: str, name: str, x: Any, reference: Any, ref_name: str) -> None:
