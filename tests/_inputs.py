@@ -36,6 +36,7 @@ from array_api_compat import (
 
 import lossatlas
 from lossatlas import Loss, LossInputError, Param
+from lossatlas._backends import fast_path
 from lossatlas._domains import DOMAINS
 
 jax.config.update("jax_enable_x64", True)
@@ -249,6 +250,7 @@ class Inputs:
     array_params: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     class_axis: int | None = None  # the class axis of the first input, if it has one
+    event_ndim: int = 0  # trailing axes of the first input per sample (CTC's T and C)
 
     @property
     def names(self) -> list[str]:
@@ -310,12 +312,12 @@ class Inputs:
     def output_shape(self) -> tuple[int, ...]:
         shape = tuple(np.shape(self.pred))
         if self.class_axis is None:
-            return shape
+            return shape[: len(shape) - self.event_ndim]
         return shape[: self.class_axis] + shape[self.class_axis + 1 :]
 
     def broadcast_arrays(self) -> Inputs:
         """Array parameters of an elementwise loss expanded to pred's shape."""
-        if self.class_axis is not None:
+        if self.class_axis is not None or self.event_ndim:
             return self
         shape = np.shape(self.pred)
         return replace(
@@ -336,8 +338,8 @@ class Inputs:
             if self.class_axis is not None and a.ndim == len(out) + 1:
                 a = np.moveaxis(a, self.class_axis, -1) if self.class_axis >= 0 else a
                 return a.reshape((n, a.shape[-1]))
-            if a.shape == out:
-                return a.reshape((n,))
+            if a.shape[: len(out)] == out and a.ndim - len(out) <= self.event_ndim:
+                return a.reshape((n, *a.shape[len(out) :]))
             return a
 
         flat = self.map(flatten)
@@ -439,19 +441,33 @@ def make_inputs(
     loss: Loss, params: dict[str, Any], seed: int = 0, shape: tuple[int, ...] = SHAPE
 ) -> Inputs:
     """Random valid inputs for ``loss`` with ``params``: every input sampled from its domain
-    (the first form, or the one ``params["_form"]`` names) at the shapes of its pattern, with
-    ``shape`` the output (batch) shape."""
+    (the first form, or the one ``params["_form"]`` names) at the shapes of its pattern, or
+    all together by the spec's sampler, with ``shape`` the output (batch) shape."""
     rng = np.random.default_rng(seed)
     forms = params.get("_form", {})
-    values = {
-        i.name: sample_input(loss, i.name, params, rng, shape, forms.get(i.name, 0))
-        for i in loss.spec.inputs
-    }
+    if loss.spec.sampler is not None:  # inputs that constrain one another (CTC's lengths)
+        values = loss.spec.sampler(rng, shape, loss_params(params))
+    else:
+        values = {
+            i.name: sample_input(loss, i.name, params, rng, shape, forms.get(i.name, 0))
+            for i in loss.spec.inputs
+        }
     arrays, array_params, scalars = split_params(loss, params, rng, shape)
     first = next(iter(values.values()))
     return Inputs(
-        values, arrays, array_params, scalars, class_axis_of(loss, params, np.ndim(first))
-    )
+        values, arrays, array_params, scalars, class_axis_of(loss, params, np.ndim(first)),
+        event_ndim(loss),
+    )  # fmt: skip
+
+
+def event_ndim(loss: Loss) -> int:
+    """The trailing axes of the first input that belong to one sample, for a loss without a
+    class axis: (T, C) for CTC's log_probs against its (*b) output, none for an elementwise
+    loss."""
+    first = loss.spec.inputs[0]
+    if first.class_axis:
+        return 0
+    return len(first.shape.split()) - len(loss.spec.output.split())
 
 
 def random_weight(seed: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -533,12 +549,12 @@ def evaluate(
     """``fn(*inputs, weight=weight, **kw)`` with every array moved to ``backend``/``dtype``."""
     x = inputs.map(lambda a: convert(a, backend, dtype))
     w = convert(weight, backend, dtype) if weight is not None else None
-    if backend == "jax_jit":
+    if backend == "jax_jit":  # the inputs as a tuple: a dict through jax.jit sorts its keys
 
         def run(values, arrays, array_params, w):
-            return fn(*values.values(), *arrays, **array_params, **x.params, weight=w, **kw)
+            return fn(*values, *arrays, **array_params, **x.params, weight=w, **kw)
 
-        return jax.jit(run)(x.values, x.arrays, x.array_params, w)
+        return jax.jit(run)(tuple(x.values.values()), x.arrays, x.array_params, w)
     return x.call(fn, weight=w, **kw)
 
 
@@ -556,13 +572,14 @@ def evaluate_many(
 
     def run(values, arrays, array_params, weights):
         return [
-            fn(*values.values(), *arrays, **array_params, **x.params, weight=w, **kw)
+            fn(*values, *arrays, **array_params, **x.params, weight=w, **kw)
             for w, kw in zip(weights, kws, strict=True)
         ]
 
+    values = tuple(x.values.values())  # a tuple: a dict through jax.jit sorts its keys
     if backend == "jax_jit":
-        return jax.jit(run)(x.values, x.arrays, x.array_params, weights)
-    return run(x.values, x.arrays, x.array_params, weights)
+        return jax.jit(run)(values, x.arrays, x.array_params, weights)
+    return run(values, x.arrays, x.array_params, weights)
 
 
 # ---- per-sample derivatives by autodiff ---------------------------------------------------------
@@ -597,6 +614,14 @@ def _event_tangents(inputs: Inputs) -> list[np.ndarray]:
     an off-diagonal term shows up as a mismatch); for a loss over a class axis one one-hot
     vector per class (the Hessian is block diagonal per sample)."""
     shape = np.shape(inputs.pred)
+    if inputs.event_ndim:  # one one-hot vector per coordinate of a sample's event (T, C)
+        event = shape[len(shape) - inputs.event_ndim :]
+        out = []
+        for k in range(int(np.prod(event))):
+            v = np.zeros(event)
+            v.flat[k] = 1.0
+            out.append(np.broadcast_to(v, shape).copy())
+        return out
     if inputs.class_axis is None:
         return [np.random.default_rng(11).uniform(0.5, 1.5, size=shape)]
     out = []
@@ -610,7 +635,7 @@ def _event_tangents(inputs: Inputs) -> list[np.ndarray]:
 
 
 def _diagonal(hvs: list[np.ndarray], tangents: list[np.ndarray], inputs: Inputs) -> np.ndarray:
-    if inputs.class_axis is None:
+    if inputs.class_axis is None and not inputs.event_ndim:
         return hvs[0] / tangents[0]
     # each class's entry is picked, not multiplied by 0 elsewhere: where one class has an
     # infinite second derivative (a measure of 0 under target mass) the products of the
@@ -629,11 +654,11 @@ def autodiff_jax(
     n_out = int(np.prod(inputs.output_shape())) if inputs.output_shape() else 1
     x = flat.map(lambda a: convert(a, "jax", dtype))
     params = x.params
-    rest = dict(list(x.values.items())[1:])
+    rest = tuple(x.values.values())[1:]  # a tuple: a dict through jax.jit sorts its keys
     tangents = _event_tangents(flat)
 
     def total(pred, rest, arrays, array_params):
-        return loss.composed(pred, *rest.values(), *arrays, **array_params, **params,
+        return loss.composed(pred, *rest, *arrays, **array_params, **params,
                              reduction="sum")  # fmt: skip
 
     def both(pred, rest, arrays, array_params):
@@ -641,13 +666,17 @@ def autodiff_jax(
             return total(p, rest, arrays, array_params)
 
         grad = jax.grad(of_pred)(pred)
+        if inputs.event_ndim:  # one vmapped product for a sequence's many tangents
+            stacked = jnp.asarray(np.stack(tangents), dtype=pred.dtype)
+            hvs = jax.vmap(lambda v: jax.jvp(jax.grad(of_pred), (pred,), (v,))[1])(stacked)
+            return grad, list(hvs)
         hvs = [
             jax.jvp(jax.grad(of_pred), (pred,), (jnp.asarray(v, dtype=pred.dtype),))[1]
             for v in tangents
         ]
         return grad, hvs
 
-    if jit:
+    if jit or inputs.event_ndim:  # a sequence loss: hundreds of small ops, compiled once
         both = jax.jit(both)
     grad, hvs = both(x.pred, rest, x.arrays, x.array_params)
     tangents = [to_numpy(jnp.asarray(v, dtype=x.pred.dtype)) for v in tangents]
@@ -693,6 +722,17 @@ def autodiff_torch(
     return to_numpy(grad), _diagonal(hvs, tangents, inputs)
 
 
+def torch_autodiff(
+    loss: Loss, inputs: Inputs, dtype: str = "float64"
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(gradient, Hessian diagonal) by torch autograd through the composed definition, and
+    through the default path where that differs (a registered torch fast path)."""
+    out = {"torch autograd (composed)": autodiff_torch(loss.composed, inputs, dtype)}
+    if fast_path("torch", loss.name) is not None:
+        out["torch autograd (default path)"] = autodiff_torch(loss, inputs, dtype)
+    return out
+
+
 def unreduced(loss: Loss, inputs: Inputs, backend: str, dtype: str = "float64") -> np.ndarray:
     """loss(..., reduction="none") on ``backend`` as a float64 NumPy array (on JAX computed
     on inputs padded to a standard length, see ``bucketed``)."""
@@ -717,12 +757,9 @@ def analytic(loss: Loss, inputs: Inputs, backend: str, dtype: str = "float64"):
 
         def both(values, arrays, array_params):
             kw = {**array_params, **x.params}
-            return (
-                loss.grad(*values.values(), *arrays, **kw),
-                loss.hess(*values.values(), *arrays, **kw),
-            )
+            return loss.grad(*values, *arrays, **kw), loss.hess(*values, *arrays, **kw)
 
-        g, h = jax.jit(both)(x.values, x.arrays, x.array_params)
+        g, h = jax.jit(both)(tuple(x.values.values()), x.arrays, x.array_params)
     else:
         g, h = x.call(loss.grad), x.call(loss.hess)
     for r in (g, h):
@@ -837,7 +874,8 @@ def probe_inputs(
         made = c.make(ts)
         values = {name: made[name] for name in loss.spec.input_names}
         first = values[loss.spec.input_names[0]]
-        inputs = Inputs(values, (), arrays, scalars, class_axis_of(loss, bound, first.ndim))
+        inputs = Inputs(values, (), arrays, scalars, class_axis_of(loss, bound, first.ndim),
+                        event_ndim(loss))  # fmt: skip
         out.append((inputs, np.asarray(c.direction(ts)) if c.direction else None))
     return out
 

@@ -144,11 +144,11 @@ def test_mixed_namespaces(loss, pred_backend, target_backend):
     inputs = small(loss)
     first, second = inputs.names[:2]
     pred = I.convert(inputs.pred, pred_backend)
-    target = I.convert(inputs.target, target_backend)
+    rest = [I.convert(v, target_backend) for v in list(inputs.values.values())[1:]]
     arrays = tuple(I.convert(a, pred_backend) for a in inputs.arrays)
     kw = {k: I.convert(v, pred_backend) for k, v in inputs.array_params.items()}
     raises(
-        lambda: loss(pred, target, *arrays, **kw, **inputs.params),
+        lambda: loss(pred, *rest, *arrays, **kw, **inputs.params),
         second,
         f"the same library as {first}",
         target_backend.split("_")[0],
@@ -187,7 +187,7 @@ def test_unknown_keyword_is_a_type_error(loss):
         inputs.call(loss, size_average=True)
     if not loss.spec.positional_params:
         with pytest.raises(TypeError, match="positional"):
-            loss(inputs.pred, inputs.target, 1.0)
+            loss(*inputs.values.values(), 1.0)
 
 
 # ---- hyperparameters ----------------------------------------------------------------------------
@@ -332,6 +332,8 @@ def invalid_values(domain_name: str, role: str) -> tuple[float, ...]:
     upper end, outside its set of members, an index outside [0, C); NaN for a real-valued
     target (it would poison the loss silently)."""
     domain = DOMAINS[domain_name]
+    if domain.relative:  # labels outside the classes; lengths past any padded size, negative
+        return (float(I.N_CLASSES), -1.0) if domain.name == "label_sequence" else (100.0, -1.0)
     if domain.index:
         return (float(I.N_CLASSES), -1.0)
     if domain.members is not None:
@@ -383,8 +385,12 @@ def _poisoned(loss: Any, params: dict[str, Any], argument: str, value: float) ->
         return replace(inputs, arrays=(var,))
     bad = inputs.values[argument].copy()
     # one sample (a row over a class axis) set to the value: outside the interval, or inside
-    # it in a row that no longer sums to 1 (0.999 on probabilities)
-    bad[1] = value
+    # it in a row that no longer sums to 1 (0.999 on probabilities); every sample for a
+    # domain relative to other inputs (a label counts only within its sequence's length)
+    if DOMAINS[_domain(loss, params, argument)].relative:
+        bad[...] = value
+    else:
+        bad[1] = value
     return replace(inputs, values={**inputs.values, argument: bad})
 
 

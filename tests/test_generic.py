@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import _inputs as I
@@ -209,8 +210,9 @@ def test_jax_vmap(loss, params):
     def axis_of(a: Any) -> int | None:  # rows lead every per-sample array; class weights not
         return 0 if np.ndim(a) and np.shape(a)[0] == I.SHAPE[0] else None
 
+    values = tuple(x.values.values())  # a tuple: a dict through jax.vmap sorts its keys
     axes = (
-        {k: axis_of(v) for k, v in x.values.items()},
+        tuple(axis_of(v) for v in values),
         tuple(axis_of(a) for a in x.arrays),
         {k: axis_of(v) for k, v in x.array_params.items()},
         0,
@@ -219,11 +221,10 @@ def test_jax_vmap(loss, params):
 
         def per_row(values, arrays, array_params, w, reduction=reduction):
             return loss(
-                *values.values(), *arrays, **array_params, **x.params, weight=w,
-                reduction=reduction,
+                *values, *arrays, **array_params, **x.params, weight=w, reduction=reduction,
             )  # fmt: skip
 
-        got = jax.vmap(per_row, in_axes=axes)(x.values, x.arrays, x.array_params,
+        got = jax.vmap(per_row, in_axes=axes)(values, x.arrays, x.array_params,
                                               jnp.asarray(weight))  # fmt: skip
         rows = []
         for i in range(I.SHAPE[0]):
@@ -250,8 +251,7 @@ def check_derivatives(loss: Any, inputs: I.Inputs, rtol: float = 1e-9, jax_autod
         I.assert_close(g, grad, rtol=1e-12, atol=atol_g / 100, msg=f"grad on {backend}")
         I.assert_close(h, hess, rtol=1e-12, atol=atol_h / 100, msg=f"hess on {backend}")
     autodiff = {
-        "torch autograd (composed)": I.autodiff_torch(loss.composed, inputs),
-        "torch autograd (default path)": I.autodiff_torch(loss, inputs),
+        **I.torch_autodiff(loss, inputs),
     }
     if jax_autodiff:
         autodiff["jax.grad"] = I.autodiff_jax(loss, inputs)
@@ -343,10 +343,12 @@ def test_torch_gradcheck(loss, params, path):
     leaves = [t.clone().requires_grad_(True) for t in leaves]
     numbers = [a for a in x.arrays if not torch.is_tensor(a)]
 
+    rest = list(x.values.values())[1:]
+
     def f(pred, *arrays):
         positional = [*arrays[: n_arrays - len(numbers)], *numbers]
         keyword = dict(zip(names, arrays[n_arrays - len(numbers) :], strict=True))
-        return fn(pred, x.target, *positional, **keyword, **x.params, weight=weight)
+        return fn(pred, *rest, *positional, **keyword, **x.params, weight=weight)
 
     assert torch.autograd.gradcheck(f, leaves)
     assert torch.autograd.gradgradcheck(f, leaves)
@@ -525,8 +527,7 @@ def check_extremes(loss, inputs, x_all, neg, pos, dtype) -> None:
         return
     derivatives = {
         "analytic": I.analytic(loss, inputs, "numpy", dtype),
-        "torch autograd (composed)": I.autodiff_torch(loss.composed, inputs, dtype),
-        "torch autograd (default path)": I.autodiff_torch(loss, inputs, dtype),
+        **I.torch_autodiff(loss, inputs, dtype),
         "jax.grad and its forward-mode derivative": I.autodiff_jax(loss, inputs, dtype=dtype),
     }
     grad, hess = derivatives["analytic"]
@@ -689,17 +690,27 @@ def test_reductions_are_consistent(loss, backend):
     n = np.prod(I.SHAPE)
     values = run(None, "none")
     assert values.shape == I.SHAPE
+    scale = mean_scale(loss, inputs)
     close(run(None, "sum"), values.sum(), "sum")
-    close(run(None, "mean"), values.sum() / n, "mean")
+    close(run(None, "mean"), np.sum(scale * values) / n, "mean")
     close(run(w, "none"), w * values, "weighted none")
     close(run(w, "sum"), np.sum(w * values), "weighted sum")
-    close(run(w, "mean"), np.sum(w * values) / np.sum(w), "weighted mean")
+    close(run(w, "mean"), np.sum(w * scale * values) / np.sum(w), "weighted mean")
     close(
         run(w, "sum_by_nonzero_weights"),
-        np.sum(w * values) / np.count_nonzero(w),
+        np.sum(w * scale * values) / np.count_nonzero(w),
         "sum_by_nonzero_weights",
     )
     close(run(2.0, "sum"), 2.0 * values.sum(), "a number as weight")
+
+
+def mean_scale(loss: Any, inputs: I.Inputs) -> np.ndarray | float:
+    """What "mean" multiplies each sample's loss by (1/target length for CTC; 1 elsewhere):
+    the ``mean_scale`` of the loss's unreduced result."""
+    call = inputs.call(loss.validate)
+    with np.errstate(invalid="ignore"):  # the loss's own calls silence its discarded branches
+        scale = loss.definition(call).mean_scale
+    return 1.0 if scale is None else I.to_numpy(scale)
 
 
 # eager JAX compiles anew for every shape: one empty shape is enough there
@@ -732,7 +743,8 @@ def test_empty_input_backpropagates_in_torch(loss):
     for reduction in ("mean", "sum"):
         x = inputs.map(lambda a: I.convert(a, "torch"))
         pred = x.pred.clone().requires_grad_(True)
-        out = loss(pred, x.target, *x.arrays, **x.array_params, **x.params, reduction=reduction)
+        x.pred = pred
+        out = x.call(loss, reduction=reduction)
         assert out.requires_grad and out.item() == 0.0
         out.backward()
         assert pred.grad is not None and pred.grad.shape == pred.shape
@@ -750,14 +762,8 @@ def test_all_zero_weights(loss, backend):
     if backend == "torch":
         x = inputs.map(lambda a: I.convert(a, "torch"))
         pred = x.pred.clone().requires_grad_(True)
-        out = loss(
-            pred,
-            x.target,
-            *x.arrays,
-            **x.array_params,
-            **x.params,
-            weight=torch.zeros(I.SHAPE, dtype=torch.float64),
-        )
+        x.pred = pred
+        out = x.call(loss, weight=torch.zeros(I.SHAPE, dtype=torch.float64))
         assert out.requires_grad
         out.backward()
         assert torch.equal(pred.grad, torch.zeros_like(pred))
@@ -769,7 +775,12 @@ def poisons(loss: Any, params: dict[str, Any]) -> list[tuple[str, float]]:
     real-valued target."""
     domain = I.pred_domain(loss, params)
     first, second = loss.spec.input_names[:2]
-    bounded = {"probability": (0.0, 1.0), "simplex": (0.0, 1.0), "log_probability": (-np.inf, 0.0)}
+    bounded = {
+        "probability": (0.0, 1.0),
+        "simplex": (0.0, 1.0),
+        "log_probability": (-np.inf, 0.0),
+        "log_simplex": (-np.inf,),
+    }
     out = [(first, v) for v in bounded.get(domain, (np.inf, -np.inf, np.nan))]
     if domain in ("nonnegative", "positive"):
         out = [(first, np.inf)]
@@ -778,15 +789,17 @@ def poisons(loss: Any, params: dict[str, Any]) -> list[tuple[str, float]]:
     return out
 
 
-def _poisoned(inputs: I.Inputs, name: str, value: float, simplex: bool = False) -> I.Inputs:
+def _poisoned(
+    inputs: I.Inputs, name: str, value: float, simplex: bool = False, log: bool = False
+) -> I.Inputs:
     values = dict(inputs.values)
     values[name] = values[name].copy()
     if simplex:  # a distribution at its worst end: the value in class 0, the rest in class 1
-        row = np.zeros(values[name].shape[-1])
-        row[0], row[1] = value, 1.0 - value
+        row = np.full(values[name].shape[-1], -np.inf if log else 0.0)
+        row[0], row[1] = (value, 0.0) if log else (value, 1.0 - value)  # log: -inf and log 1
         value = row
     values[name][0, 0] = value
-    return I.Inputs(values, inputs.arrays, inputs.array_params, inputs.params, inputs.class_axis)
+    return replace(inputs, values=values)
 
 
 @OVERFLOW_IS_EXPECTED
@@ -804,9 +817,11 @@ def test_zero_weight_masks_value_and_gradient(loss, backend):
     w[0, 0] = 0.0
     really = []
     clean_grad = _grad_of_weighted_mean(loss, inputs, w, backend)
-    simplex = DOMAINS[I.pred_domain(loss, params)].simplex
+    domain = DOMAINS[I.pred_domain(loss, params)]
+    simplex = domain.simplex or domain.log_simplex
     for name, bad in poisons(loss, params):
-        poisoned = _poisoned(inputs, name, bad, simplex and name == inputs.names[0])
+        first = simplex and name == inputs.names[0]
+        poisoned = _poisoned(inputs, name, bad, first, domain.log_simplex)
         if I.per_sample(loss):
             with lossatlas.config.override(check_values=False):
                 really.append(I.to_numpy(poisoned.call(loss, reduction="none"))[0, 0])
@@ -823,7 +838,9 @@ def test_zero_weight_masks_value_and_gradient(loss, backend):
             I.assert_close(grad, clean_grad, rtol=1e-12, atol=1e-300, msg=f"grad, {name} {bad}")
     # a bounded input's worst end (or a log-probability of -inf off the true class) may cost
     # nothing
-    bounded = I.pred_domain(loss, params) in ("probability", "simplex", "log_probability")
+    bounded = I.pred_domain(loss, params) in (
+        "probability", "simplex", "log_probability", "log_simplex"
+    )  # fmt: skip
     if I.per_sample(loss) and not bounded and not loss.spec.properties.bounded:
         assert not np.isfinite(really).all(), really  # the masked samples really were inf/NaN
 
@@ -932,11 +949,27 @@ def along(
         values, grads, hesses = [], [], []
         for inputs, direction in I.probe_inputs(loss, params, xs):
             values.append(I.to_numpy(inputs.call(loss, reduction="none")))
+            if direction is None:  # the probe moves more than one coordinate (CTC's logits)
+                continue
             g, h = I.analytic(loss, inputs, "numpy")
             axes = tuple(range(1, g.ndim))
             grads.append(np.sum(np.where(direction == 0, 0.0, direction * g), axis=axes))
             hesses.append(np.sum(np.where(direction == 0, 0.0, direction**2 * h), axis=axes))
+    if not grads:
+        return np.stack(values), None, None
     return np.stack(values), np.stack(grads), np.stack(hesses)
+
+
+def slope(loss: Any, params: dict[str, Any], xs: np.ndarray, targets: Any = None) -> np.ndarray:
+    """d value / dt along the variable: the analytic derivative, or for a probe without a
+    direction differences of the value over the sorted grid."""
+    value, grad, _ = along(loss, params, xs, targets)
+    if grad is not None:
+        return grad
+    order = np.argsort(xs)
+    out = np.empty_like(value)
+    out[:, order] = np.gradient(value[:, order], xs[order], axis=1)
+    return out
 
 
 def _curvature(loss, params, xs):
@@ -978,11 +1011,15 @@ def _sizes(loss, params, which: int) -> tuple[float, float]:
     """(max |value| or |grad| on the core and the rest of the far grid, max on the outermost
     part and at outlying targets): ``which`` 0 for the value, 1 for the gradient."""
     domain = variable_domain(loss, params)
-    near = np.concatenate([CORE[domain], REST[domain]])
-    inner = np.max(np.abs(along(loss, params, near)[which]))
-    outer = max(
-        np.max(np.abs(along(loss, params, x, t)[which])) for x, t in _far_lines(loss, params)
-    )
+    near = np.unique(np.concatenate([CORE[domain], REST[domain]]))
+
+    def measure(xs: np.ndarray, targets: Any = None) -> np.ndarray:
+        return (
+            along(loss, params, xs, targets)[0] if which == 0 else slope(loss, params, xs, targets)
+        )
+
+    inner = np.max(np.abs(measure(near)))
+    outer = max(np.max(np.abs(measure(x, t))) for x, t in _far_lines(loss, params))
     return float(inner), float(outer)
 
 

@@ -40,6 +40,9 @@ class Domain:
             (class) axis sum to 1.
         safe: a value inside the domain, put where a zero weight masks an element out, so
             that nothing computed from the masked element is NaN or infinite.
+        relative: the allowed values depend on other inputs (labels within each target
+            length, lengths up to a padded size): the loss checks them
+            (``Loss._check_inputs``) and its ``spec.sampler`` draws them.
     """
 
     name: str
@@ -52,6 +55,7 @@ class Domain:
     simplex: bool = False
     log_simplex: bool = False
     safe: float = 0.0
+    relative: bool = False
 
     def check(self, function: str, argument: str, xp: Any, x: Any, **context: Any) -> None:
         """Raise :class:`LossInputError` if a value of ``x`` lies outside the domain.
@@ -59,6 +63,8 @@ class Domain:
         An index domain reads ``n_classes`` and ``ignore_index`` from ``context``. Skipped when
         value checks are off, under JAX tracing and on arrays without values (torch's meta).
         """
+        if self.relative:
+            return
         if self.index:
             check_class_indices(
                 function, argument, xp, x, context["n_classes"], context.get("ignore_index")
@@ -72,6 +78,8 @@ class Domain:
 
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...], **context: Any) -> Any:
         """Random valid values as a NumPy array: float64, or int64 for an index domain."""
+        if self.relative:
+            raise ValueError(f"values of domain {self.name!r} are drawn by the loss's sampler")
         if self.index:
             return rng.integers(0, context["n_classes"], size=shape)
         if self.simplex or self.log_simplex:
@@ -153,6 +161,19 @@ DOMAINS: dict[str, Domain] = {
             safe=-1.0,
         ),
         Domain("class_index", "an integer class index in [0, C), or ignore_index", index=True),
+        Domain(
+            "label_sequence",
+            "integer labels in [0, C) other than the blank, padded (values past each "
+            "sequence's length are ignored)",
+            index=True,
+            relative=True,
+        ),
+        Domain(
+            "length",
+            "an integer length in [0, the padded size]",
+            index=True,
+            relative=True,
+        ),
         Domain(
             "simplex",
             "class probabilities: values in [0, 1] that sum to 1 along the class axis",

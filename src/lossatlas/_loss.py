@@ -178,6 +178,14 @@ class Loss(abc.ABC):
         not together (a hook; ``bound`` may lack required ones under a partial bind)."""
         return None
 
+    def _check_inputs(
+        self, xp: Any, inputs: dict[str, Any], params: dict[str, Any], bindings: dict[str, Any]
+    ) -> None:
+        """Raise :class:`LossInputError` for input values that depend on one another (a hook
+        for the inputs of a ``relative`` domain: CTC's labels and lengths); ``inputs`` are
+        prepared (compute dtype, class axis last), ``bindings`` hold the shape names."""
+        return None
+
     def validate(self, *arrays: Any, weight: Any = None, **params: Any) -> Call:
         """Bind the hyperparameters and check and prepare the inputs: the :class:`Call` that
         an implementation receives. Raises :class:`LossInputError` on bad input."""
@@ -348,6 +356,7 @@ class Loss(abc.ABC):
         }
         for arg, domain in domains.items():
             DOMAINS[domain].check(name, arg, xp, inputs[arg], **context)
+        self._check_inputs(xp, inputs, params, bindings)
         kernel_params = {k: v for k, v in params.items() if k != axis_param}
         for p in self.spec.params:
             value = kernel_params.get(p.name)

@@ -30,10 +30,14 @@ class Unreduced:
             ``reduction="none"`` returns it (times the user's weight).
         weight: the implicit weight of each sample (same shape), the denominator of "mean";
             None means 1 for every sample.
+        mean_scale: a factor of each sample's value in the averages ("mean" and
+            "sum_by_nonzero_weights"; CTC's mean divides each sample's loss by its target
+            length, as PyTorch's does); None means 1.
     """
 
     values: Any
     weight: Any = None
+    mean_scale: Any = None
 
 
 def check_reduction(function: str, reduction: Any) -> None:
@@ -85,8 +89,9 @@ def reduce_loss(
 
     - ``"none"``: ``w * l`` per sample.
     - ``"sum"``: ``sum(w * l)``.
-    - ``"mean"``: ``sum(w * l) / sum(w * v)``; without any weight ``sum(l) / n``.
-    - ``"sum_by_nonzero_weights"``: ``sum(w * l) / count(w * v != 0)`` (TensorFlow's
+    - ``"mean"``: ``sum(w * l * m) / sum(w * v)``; without any weight ``sum(l * m) / n``
+      (``m``: the unreduced loss's ``mean_scale``, 1 for all but CTC).
+    - ``"sum_by_nonzero_weights"``: ``sum(w * l * m) / count(w * v != 0)`` (TensorFlow's
       convention); without any weight it equals ``"mean"``.
 
     A zero user weight masks its sample out entirely, even where its loss is inf or NaN. A mean
@@ -104,6 +109,8 @@ def reduce_loss(
         weighted = times_finite(xp, weight, values)
     if reduction == "none":
         return weighted
+    if reduction in ("mean", "sum_by_nonzero_weights") and unreduced.mean_scale is not None:
+        weighted = weighted * unreduced.mean_scale
     total = xp.sum(weighted)
     if reduction == "sum":
         return total

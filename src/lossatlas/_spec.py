@@ -380,6 +380,10 @@ class LossSpec:
     #: The probe for these hyperparameters; None: the default of an elementwise loss, on the
     #: natural variable of its domains (residual, margin, logit, probability, rate).
     probe: Callable[[Mapping[str, Any]], Probe] | None = None
+    #: Random valid inputs ``sampler(rng, batch_shape, params) -> {name: NumPy array}``, for a
+    #: loss whose inputs constrain one another (CTC's labels and lengths); None: each input is
+    #: drawn from its own domain.
+    sampler: Callable[[np.random.Generator, tuple[int, ...], Mapping[str, Any]], dict] | None = None
 
     def __post_init__(self) -> None:
         if not self.inputs:
