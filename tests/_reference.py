@@ -579,3 +579,56 @@ def gamma_deviance(x, y, *, log_input):
 
 
 ELEMENTWISE.update({f.__name__: f for f in (tweedie_deviance, poisson_deviance, gamma_deviance)})
+
+
+# ---- sequence losses ----------------------------------------------------------------------------
+def _collapse(path: tuple[int, ...], blank: int) -> tuple[int, ...]:
+    """A CTC path collapsed: repeats merged, then blanks dropped."""
+    out, previous = [], None
+    for symbol in path:
+        if symbol != previous and symbol != blank:
+            out.append(symbol)
+        previous = symbol
+    return tuple(out)
+
+
+def ctc_loss(log_probs, target, *, blank, zero_infinity):
+    """-log of the sum over every path of T symbols that collapses to ``target`` of
+    exp(sum_t log_probs[t][path_t]), by enumerating all C^T paths (no recursion); with the
+    posterior occupancy gamma[t][c] and the second moments P(path_t = c, path_u = d) of the
+    same enumeration, which give the exact derivatives of a log-partition function: grad =
+    -gamma, Hessian = -(second moment - gamma gamma^T). The loss is clamped at 0, where it
+    is flat (gamma and the moments 0). Returns (value, gamma, second)."""
+    import itertools
+
+    n_frames = len(log_probs)
+    n_classes = len(log_probs[0]) if n_frames else 0
+    target = tuple(int(v) for v in target)
+    weights = []
+    for path in itertools.product(range(n_classes), repeat=n_frames):
+        if _collapse(path, blank) == target:
+            logs = [log_probs[t][c] for t, c in enumerate(path)]
+            if all(v != -INF for v in logs):
+                weights.append((path, mp.exp(mp.fsum(logs))))
+    total = mp.fsum(w for _, w in weights)
+    size = n_frames * n_classes
+    gamma = [[mp.mpf(0)] * n_classes for _ in range(n_frames)]
+    second = [[mp.mpf(0)] * size for _ in range(size)]
+    if total == 0:
+        return (mp.mpf(0) if zero_infinity else INF), gamma, second
+    for path, w in weights:
+        share = w / total
+        cells = [t * n_classes + c for t, c in enumerate(path)]
+        for t, c in enumerate(path):
+            gamma[t][c] += share
+        for i in cells:
+            for j in cells:
+                second[i][j] += share
+    value = -mp.log(total)
+    if value < 0:  # inputs whose rounding leaves a frame summing above 1: clamped at 0, flat
+        zero = [[mp.mpf(0)] * n_classes for _ in range(n_frames)]
+        return mp.mpf(0), zero, [[mp.mpf(0)] * size for _ in range(size)]
+    return value, gamma, second
+
+
+SEQUENCE: dict[str, Callable[..., Any]] = {"ctc_loss": ctc_loss}

@@ -421,6 +421,101 @@ def axis_edges(loss: Any, params: dict[str, Any], dtype: str) -> tuple[np.ndarra
     return logits, labels
 
 
+# ---- sequence losses (CTC) ---------------------------------------------------------------------
+SEQUENCE_FRAMES, SEQUENCE_CLASSES = 4, 4
+MARGINS = (12.0, 16.0, 40.0)  # confident logits: the loss is e^-margin small
+
+
+def sequence_edges(params: dict[str, Any], dtype: str) -> dict[str, np.ndarray]:
+    """CTC inputs at the edges, T = 4 frames of C = 4 classes, targets of up to 2 labels
+    (blank from ``params``), log-probabilities rounded to ``dtype``: confident logits on the
+    ideal alignment (a loss of e^-12 to e^-40, or 0 when the log-probabilities of the other
+    classes underflow), a certain alignment (0 and -inf), uniform frames, a repeated label
+    that just fits (a blank between) and one that cannot (inf), an empty target, no frames
+    at all, a blank of probability 0 on some frames, and labels of tiny probability."""
+    blank = int(params["blank"])
+    a, b = [c for c in range(SEQUENCE_CLASSES) if c != blank][:2]
+    frames, classes = SEQUENCE_FRAMES, SEQUENCE_CLASSES
+    rows: list[tuple[np.ndarray, tuple[int, ...], int]] = []
+
+    def softmax_log(logits: np.ndarray) -> np.ndarray:
+        m = np.max(logits, axis=-1, keepdims=True)
+        return logits - m - np.log(np.sum(np.exp(logits - m), axis=-1, keepdims=True))
+
+    def aligned(labels: tuple[int, ...], value: float) -> np.ndarray:
+        logits = np.zeros((frames, classes))
+        for t, c in enumerate(labels):
+            logits[t, c] = value
+        return logits
+
+    for m in MARGINS:
+        rows.append((softmax_log(aligned((a, a, b, b), m)), (a, b), frames))
+        rows.append((softmax_log(aligned((a, blank, a, blank), m)), (a, a), frames))
+    certain = np.full((frames, classes), -np.inf)
+    for t, c in enumerate((a, blank, b, b)):
+        certain[t, c] = 0.0
+    rows.append((certain, (a, b), frames))
+    uniform = np.full((frames, classes), -math.log(classes))
+    rows.append((uniform, (a, b), frames))
+    rows.append((uniform, (a, a), 3))  # a, blank, a: just fits
+    rows.append((uniform, (a, a), 2))  # impossible: inf
+    rows.append((uniform, (), frames))  # empty target: -sum log p(blank)
+    rows.append((uniform, (), 0))  # nothing at all: 0
+    no_blank = uniform.copy()
+    no_blank[:2, blank] = -np.inf
+    no_blank[:2, [c for c in range(classes) if c != blank]] = -math.log(classes - 1)
+    rows.append((no_blank, (a, b), frames))
+    rare = softmax_log(aligned((b, b, a, a), 60.0))  # the target's labels at e^-60
+    rows.append((rare, (a, b), frames))
+    log_probs = round_to(np.stack([r[0] for r in rows]), dtype)
+    targets = np.full((len(rows), 2), -1, dtype=np.int64)
+    for i, (_, labels, _) in enumerate(rows):
+        targets[i, : len(labels)] = labels
+    return {
+        "log_probs": log_probs,
+        "targets": targets,
+        "input_lengths": np.array([r[2] for r in rows], dtype=np.int64),
+        "target_lengths": np.array([len(r[1]) for r in rows], dtype=np.int64),
+    }
+
+
+def sequence_reference(loss: Any, params: dict[str, Any], values: dict[str, np.ndarray]):
+    """Per sample: the value and the exact derivatives with respect to every log-probability
+    from the reference's enumeration of paths (``_reference.SEQUENCE``), frames past the
+    input length excluded (their derivatives are 0)."""
+    f = R.SEQUENCE[loss.name]
+    log_probs = values["log_probs"]
+    n, _, classes = log_probs.shape
+    value, cond = np.zeros(n), np.zeros(n)
+    grad, hess = np.zeros(log_probs.shape), np.zeros(log_probs.shape)
+    gcond = np.zeros(log_probs.shape)
+    for i in range(n):
+        length = int(values["input_lengths"][i])
+        rows = [[mp.mpf(v) for v in log_probs[i, t]] for t in range(length)]
+        target = values["targets"][i, : int(values["target_lengths"][i])]
+        v, gamma, second = f(rows, target, **params)
+        value[i] = _as_float(v)
+        if not mp.isfinite(v):
+            grad[i] = hess[i] = math.nan  # no alignment: the derivatives are not defined
+            continue
+        occupancy = np.array([[float(g) for g in row] for row in gamma]).reshape(length, classes)
+        moments = np.array([[float(x) for x in row] for row in second])
+        covariance = moments - np.outer(occupancy.ravel(), occupancy.ravel())
+        grad[i, :length] = -occupancy
+        hess[i, :length] = -np.diag(covariance).reshape(length, classes)
+        magnitude = np.where(np.isinf(log_probs[i, :length]), 0.0, np.abs(log_probs[i, :length]))
+        cond[i] = float(np.sum(magnitude * occupancy))
+        rows_cond = np.abs(covariance) @ magnitude.ravel()  # sum_j |x_j| |d grad_i / d x_j|
+        gcond[i, :length] = rows_cond.reshape(length, classes) + np.abs(occupancy)
+    zeros = np.zeros(log_probs.shape)
+    return Reference(
+        value=value, value_cond=cond, grad=grad, grad_low=grad, grad_high=grad,
+        grad_cond=gcond, grad_noise=zeros, hess=hess, hess_low=hess, hess_high=hess,
+        hess_cond=2 * gcond, hess_noise=zeros, kink=np.zeros(log_probs.shape, bool),
+        hess_kink=np.zeros(log_probs.shape, bool), infinite=np.zeros(log_probs.shape, bool),
+    )  # fmt: skip
+
+
 # ---- the cases -------------------------------------------------------------------------------
 def _cases() -> list[Any]:
     out = []
@@ -445,6 +540,10 @@ def _prepared(name: str, pid: str, dtype: str) -> tuple[I.Inputs, Reference]:
         pred, target = elementwise_edges(loss, params, dtype)
         ref = elementwise_reference(loss, kernel, pred, target)
         inputs = I.Inputs({"pred": pred, "target": target}, (), {}, dict(params))
+    elif I.event_ndim(loss):
+        values = sequence_edges(kernel, dtype)
+        ref = sequence_reference(loss, kernel, values)
+        inputs = I.Inputs(values, (), {}, dict(params), event_ndim=I.event_ndim(loss))
     else:
         logits, target = axis_edges(loss, params, dtype)
         ref = axis_reference(loss, kernel, logits, target)
@@ -583,7 +682,13 @@ def test_every_loss_has_a_reference():
     """A loss registered without an mpmath reference is not covered by this suite."""
     for loss in I.ALL_LOSSES:
         table = (
-            R.ELEMENTWISE if loss.spec.elementwise else R.AXIS if I.per_sample(loss) else R.BATCH
+            R.ELEMENTWISE
+            if loss.spec.elementwise
+            else R.SEQUENCE
+            if I.event_ndim(loss)
+            else R.AXIS
+            if I.per_sample(loss)
+            else R.BATCH
         )
         assert loss.name in table, f"add an mpmath reference for {loss.name} to _reference.py"
 
@@ -609,8 +714,7 @@ def test_autodiff_at_the_edges(loss, pid, dtype):
     inputs, ref = _prepared(loss.name, pid, dtype)
     finite_ref = ~ref.infinite
     for name, (grad, _) in {
-        "torch autograd (composed)": I.autodiff_torch(loss.composed, inputs, dtype),
-        "torch autograd (default path)": I.autodiff_torch(loss, inputs, dtype),
+        **I.torch_autodiff(loss, inputs, dtype),
         "jax.grad": I.autodiff_jax(
             loss, _without_flushed(loss, pid, inputs, _normal_inputs(inputs, dtype)), dtype=dtype
         ),

@@ -1,7 +1,8 @@
 """lossatlas: loss functions defined once for NumPy, PyTorch and JAX.
 
 Every loss takes its inputs positionally (``(pred, target)`` for elementwise losses and
-divergences, ``(logits, target)`` for the multiclass losses), keyword-only hyperparameters,
+divergences, ``(logits, target)`` for the multiclass losses, ``(log_probs, targets, input_lengths,
+target_lengths)`` for CTC), keyword-only hyperparameters,
 optional ``weight=`` and ``reduction=`` ("mean", "sum", "none", "sum_by_nonzero_weights"),
 and returns an array of the
 inputs' library, device and dtype. Losses expose ``.grad`` and ``.hess`` (per element, or per
@@ -29,6 +30,7 @@ from .classification import (
     focal_loss,
     sparsemax_loss,
 )
+from .ctc import ctc_batch_cost, ctc_loss
 from .deviance import gamma_deviance, poisson_deviance, tweedie_deviance
 from .divergences import generalized_kl_divergence, js_divergence, kl_divergence
 from .margin import exponential_loss, hinge, logistic_loss, squared_hinge, zero_one_loss
@@ -101,6 +103,8 @@ __all__ = [
     "charbonnier",
     "config",
     "cross_entropy",
+    "ctc_batch_cost",
+    "ctc_loss",
     "exponential_loss",
     "fair",
     "families",

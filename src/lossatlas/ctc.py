@@ -1,0 +1,574 @@
+"""Connectionist temporal classification: the CTC loss of a label sequence given per-frame
+log-probabilities, summed over every alignment.
+
+An alignment of a target l (length S) to T frames is a path of T symbols, each a label or the
+blank, that collapses to l once repeats are merged and blanks dropped. The loss is
+
+    ctc(lp, l) = -log sum over alignments pi of prod_t exp(lp[t, pi_t])
+
+computed by the forward recursion of Graves et al. over the extended target l' (l with a
+blank before, between and after its labels; length 2S + 1): alpha_t(s) = lp[t, l'_s] +
+logsumexp(alpha_{t-1}(s), alpha_{t-1}(s-1), alpha_{t-1}(s-2)), the last term only where
+l'_s is a label different from l'_{s-2}. It runs in log space, vectorised over the batch and
+the label positions; over time it is a Python loop on NumPy and torch and a ``lax.scan`` on
+JAX (under ``jit`` one step is compiled, not T).
+
+Derivatives. The loss is a log-partition function of the path weights, so with respect to a
+free log_probs its gradient is minus the posterior occupancy gamma[t, c] (the probability that
+an alignment emits c at frame t, from the forward and backward recursions) and its Hessian
+diagonal is gamma^2 - gamma (minus the variance of that indicator): ``ctc_loss.grad`` and
+``ctc_loss.hess``. The loss is concave in log_probs. PyTorch's CTC backward instead returns
+exp(log_probs) - gamma, which equals the derivative only after a log_softmax (both give
+softmax - gamma with respect to the logits).
+
+Reference: Graves, A., Fernandez, S., Gomez, F., Schmidhuber, J. (2006). Connectionist
+Temporal Classification: Labelling Unsegmented Sequence Data with Recurrent Neural Networks.
+ICML, 369-376.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ._loss import Loss
+from ._reduce import Unreduced
+from ._registry import register
+from ._spec import BoostingHessian, Curve, Input, LossSpec, Param, Probe, Properties
+from ._validate import LossInputError, describe, values_checkable
+from ._xp import const, device, library
+
+__all__ = ["CTCLoss", "ctc_batch_cost", "ctc_loss"]
+
+NEG_INF = -math.inf
+GRAVES_2006 = (
+    "Graves, A., Fernandez, S., Gomez, F., Schmidhuber, J. (2006). Connectionist Temporal "
+    "Classification: Labelling Unsegmented Sequence Data with Recurrent Neural Networks. "
+    "ICML, 369-376."
+)
+
+
+# ---- the recursions ---------------------------------------------------------------------------
+def _log_add_exp(xp: Any, x: Any, y: Any) -> Any:
+    """log(e^x + e^y) = m + log1p(e^(n - m)) for m the larger and n the other, picked by
+    selection: accurate where one term is tiny beside the other (one dominant alignment, the
+    rest e^-40 of it; log(1 + r) would round r away), and a smooth formula at a tie, so that
+    autodiff's first and second derivatives are right there (a maximum and |x - y| would each
+    bring a kink). Where both are -inf the difference is replaced by 0 before it is used:
+    never -inf - -inf, whose NaN autodiff would multiply by 0."""
+    first = x >= y
+    m = xp.where(first, x, y)
+    n = xp.where(first, y, x)
+    zero = xp.zeros_like(m)
+    gap = xp.where(m == NEG_INF, zero, n - m)
+    # a ratio below the smallest normal number adds less than half an ulp to m unless the
+    # loss is below ~1e-31 (float32): it is dropped, since subnormal arithmetic costs the
+    # CPU 2x on the whole recursion
+    tiny = gap < math.log(float(xp.finfo(m.dtype).smallest_normal))
+    return m + xp.log1p(xp.where(tiny, zero, xp.exp(xp.where(tiny, zero, gap))))
+
+
+def _shift(xp: Any, x: Any, k: int, fill: Any) -> Any:
+    """x moved k positions along the last axis (right for k > 0, left for k < 0), ``fill`` in
+    the positions it leaves."""
+    pad = xp.broadcast_to(fill, (*x.shape[:-1], abs(k)))
+    if k > 0:
+        return xp.concat([pad, x[..., :-k]], axis=-1)
+    return xp.concat([x[..., -k:], pad], axis=-1)
+
+
+def _alpha_step(xp: Any, alpha: Any, x: tuple[Any, ...], consts: tuple[Any, ...]) -> Any:
+    """One frame of the forward recursion (``x``: the frame's emissions and which samples are
+    still within their length; ``consts``: the allowed skips and -inf)."""
+    emit, active = x
+    skip, neg = consts
+    one = _shift(xp, alpha, 1, neg)
+    two = xp.where(skip, _shift(xp, alpha, 2, neg), neg)
+    new = emit + _log_add_exp(xp, _log_add_exp(xp, alpha, one), two)
+    return xp.where(active[:, None], new, alpha)
+
+
+def _beta_step(xp: Any, beta: Any, x: tuple[Any, ...], consts: tuple[Any, ...]) -> Any:
+    """One frame of the backward recursion, frames in reverse: a sample starts from its end
+    states at its last frame and is -inf past it."""
+    emit, active, frame = x
+    skip_from, end, last_frame, neg = consts
+    one = _shift(xp, beta, -1, neg)
+    two = xp.where(skip_from, _shift(xp, beta, -2, neg), neg)
+    new = emit + _log_add_exp(xp, _log_add_exp(xp, beta, one), two)
+    new = xp.where((frame == last_frame)[:, None], emit + end, new)
+    return xp.where(active[:, None], new, neg)
+
+
+def _scan(
+    xp: Any, step: Callable[..., Any], carry: Any, xs: tuple[Any, ...], consts: tuple[Any, ...]
+) -> Any:
+    """The carries of ``step(xp, carry, x, consts)`` over the leading axis of every array in
+    ``xs``, stacked on a new leading axis: ``lax.scan`` on JAX (one compiled step), a loop
+    elsewhere."""
+    if library(xs[0]) == "jax" or library(carry) == "jax":
+        import jax
+
+        def body(c: Any, x: Any) -> Any:
+            new = step(xp, c, x, consts)
+            return new, new
+
+        return jax.lax.scan(body, carry, xs)[1]
+    out = []
+    # unstacked once: indexing x[t] in every step would cost torch's autograd a zero-filled
+    # array of the whole of x per step in backward
+    for x in zip(*(xp.unstack(x, axis=0) for x in xs), strict=True):
+        carry = step(xp, carry, x, consts)
+        out.append(carry)
+    return xp.stack(out, axis=0)
+
+
+class _Lattice:
+    """The extended targets of a batch and the per-frame log-probabilities along them.
+
+    ``log_probs`` is (N, T, C), ``targets`` (N, S), lengths (N,). The extended target of a
+    sample has a blank at every even position and its labels at the odd ones, padded to 2S + 1
+    with blanks (so that no padding value is ever used as an index).
+    """
+
+    def __init__(
+        self, xp: Any, log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any,
+        blank: int,
+    ) -> None:  # fmt: skip
+        n, t, _ = log_probs.shape
+        s = targets.shape[1]
+        self.xp, self.n, self.t = xp, n, t
+        self.width = 2 * s + 1
+        where = device(log_probs)
+        index = xp.arange(s, device=where)
+        live = index[None, :] < target_lengths[:, None]
+        labels = xp.where(live, targets, xp.full_like(targets, blank))
+        self.ext = ext = _extended(xp, labels, blank)
+        positions = xp.arange(self.width, device=where)
+        # a skip from s - 2 to s: l'_s a label, different from l'_{s-2}
+        previous = _shift(xp, ext, 2, xp.asarray(blank, dtype=ext.dtype, device=where))
+        self.skip = (ext != blank) & (ext != previous) & (positions[None, :] >= 2)
+        self.emit = xp.take_along_axis(
+            log_probs, xp.broadcast_to(ext[:, None, :], (n, t, self.width)), axis=2
+        )  # (N, T, 2S+1): lp[t, l'_s]
+        frames = xp.arange(t, device=where)
+        self.active = frames[:, None] < input_lengths[None, :]  # (T, N)
+        self.last = 2 * target_lengths  # the final blank; the final label sits before it
+        self.input_lengths = input_lengths
+        self.target_lengths = target_lengths
+        self.neg_inf = const(xp, NEG_INF, log_probs)
+
+    def start(self) -> Any:
+        """alpha before the first frame: log 1 at position 0, -inf elsewhere, (N, 2S+1)."""
+        xp = self.xp
+        positions = xp.arange(self.width, device=device(self.emit))
+        first = xp.broadcast_to(positions[None, :] == 0, (self.n, self.width))
+        zero = const(xp, 0.0, self.emit)
+        return xp.where(first, zero, self.neg_inf)
+
+    def alphas(self) -> Any:
+        """The forward variables alpha_t(s) for every frame, (T, N, 2S+1); a sample's last
+        frame's values carry on unchanged past its length."""
+        xs = (self.xp.moveaxis(self.emit, 1, 0), self.active)
+        return _scan(self.xp, _alpha_step, self.start(), xs, (self.skip, self.neg_inf))
+
+    def log_likelihood(self, alphas: Any) -> Any:
+        """log p(target | log_probs) per sample from the forward variables, (N,)."""
+        xp = self.xp
+        final = alphas[-1, ...] if self.t else self.start()
+        end = xp.take_along_axis(final, self.last[:, None], axis=1)[:, 0]
+        before = xp.take_along_axis(final, xp.maximum(self.last - 1, 0)[:, None], axis=1)[:, 0]
+        before = xp.where(self.target_lengths > 0, before, self.neg_inf)
+        return _log_add_exp(xp, end, before)
+
+    def betas(self) -> Any:
+        """The backward variables beta_t(s) (lp[t, l'_s] included), (T, N, 2S+1); -inf past a
+        sample's length."""
+        xp, neg = self.xp, self.neg_inf
+        positions = xp.arange(self.width, device=device(self.emit))[None, :]
+        ends = (positions == self.last[:, None]) | (
+            (positions == self.last[:, None] - 1) & (self.target_lengths[:, None] > 0)
+        )
+        end = xp.where(ends, xp.zeros_like(self.emit[:, 0, :]), neg)
+        skip_from = _shift(xp, self.skip, -2, xp.asarray(False, device=device(self.emit)))
+        frames = xp.arange(self.t, device=device(self.emit))
+        xs = (
+            xp.flip(xp.moveaxis(self.emit, 1, 0), axis=0),
+            xp.flip(self.active, axis=0),
+            xp.flip(frames, axis=0),
+        )
+        consts = (skip_from, end, self.input_lengths - 1, neg)
+        start = xp.full_like(self.emit[:, 0, :], NEG_INF)
+        return xp.flip(_scan(xp, _beta_step, start, xs, consts), axis=0)
+
+    def occupancy(self, alphas: Any, betas: Any, log_likelihood: Any) -> Any:
+        """gamma[n, t, s]: the posterior probability that an alignment is at position s of
+        the extended target at frame t, (N, T, 2S+1); 0 where no alignment exists."""
+        xp = self.xp
+        alphas = xp.where(self.active[:, :, None], alphas, self.neg_inf)  # -inf past a length
+        both = alphas + betas  # (T, N, 2S+1), each with lp[t, l'_s] once too many
+        emit = xp.moveaxis(self.emit, 1, 0)
+        possible = log_likelihood > NEG_INF
+        log_gamma = both - emit - log_likelihood[None, :, None]
+        keep = (both > NEG_INF) & possible[None, :, None]
+        gamma = xp.where(keep, xp.exp(xp.where(keep, log_gamma, xp.zeros_like(log_gamma))), 0.0)
+        return xp.moveaxis(gamma, 0, 1)
+
+
+def _extended(xp: Any, labels: Any, blank: int) -> Any:
+    """The extended targets (N, 2S + 1): the blank at even positions, ``labels`` (N, S) at
+    the odd ones."""
+    n, s = labels.shape
+    blanks = xp.full((n, s + 1), blank, dtype=labels.dtype, device=device(labels))
+    pairs = xp.stack([blanks[:, :s], labels], axis=-1)  # (blank, label) per position
+    return xp.concat([xp.reshape(pairs, (n, 2 * s)), blanks[:, s:]], axis=-1)
+
+
+def ctc_parts(
+    xp: Any, log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any, blank: int
+) -> tuple[Any, Any]:
+    """(log p(target), the occupancy gamma (N, T, C)) of a flat batch, from one forward and
+    one backward recursion; gamma is 0 where the log-likelihood is -inf or above 0 (where the
+    loss is clamped: its derivative is 0 there too)."""
+    lattice = _Lattice(xp, log_probs, targets, input_lengths, target_lengths, blank)
+    alphas, betas = lattice.alphas(), lattice.betas()
+    log_likelihood = lattice.log_likelihood(alphas)
+    gamma = _per_class(xp, lattice.occupancy(alphas, betas, log_likelihood), lattice.ext,
+                       log_probs.shape[-1])  # fmt: skip
+    kept = (log_likelihood <= 0)[:, None, None]
+    return log_likelihood, xp.where(kept, gamma, xp.zeros_like(gamma))
+
+
+def _per_class(xp: Any, gamma: Any, ext: Any, n_classes: int) -> Any:
+    """Sum gamma (N, T, 2S+1) over the positions that hold each class: (N, T, C)."""
+    classes = xp.arange(n_classes, device=device(gamma))
+    one_hot = xp.astype(ext[:, :, None] == classes[None, None, :], gamma.dtype)
+    return xp.matmul(gamma, one_hot)
+
+
+# ---- the loss ---------------------------------------------------------------------------------
+def _flat(xp: Any, arrays: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+    """The inputs with their batch axes (*b) flattened into one, and *b."""
+    log_probs, targets, input_lengths, target_lengths = arrays
+    batch = tuple(input_lengths.shape)
+    n = math.prod(batch)
+    return (
+        xp.reshape(log_probs, (n, *log_probs.shape[-2:])),
+        xp.reshape(targets, (n, targets.shape[-1])),
+        xp.reshape(input_lengths, (n,)),
+        xp.reshape(target_lengths, (n,)),
+    ), batch
+
+
+class CTCLoss(Loss):
+    """``ctc_loss(log_probs, targets, input_lengths, target_lengths, *, blank=0,
+    zero_infinity=False, weight=None, reduction="mean")``: the CTC loss of each sample.
+
+    ``log_probs`` (*b, T, C) are per-frame log-probabilities (a log_softmax over C, blank
+    included), batch-major; ``targets`` (*b, S) the label sequences, padded (values past a
+    sample's target length are ignored); ``input_lengths`` and ``target_lengths`` (*b) the
+    frames and labels of each sample. ``reduction="mean"`` is PyTorch's: each sample's loss is
+    divided by its target length (at least 1), then averaged (weighted by ``weight``); "sum"
+    and "none" are not divided. The loss is clamped at 0 (float32 rounding of the recursion
+    can fall a few ulps below it). An impossible alignment (more labels, plus the blanks that
+    repeats need, than frames) is inf, with a zero gradient, or 0 with ``zero_infinity=True``.
+    """
+
+    spec = LossSpec(
+        name="ctc_loss",
+        family="sequence",
+        summary="connectionist temporal classification: -log of the total probability of "
+        "every alignment of the target to the frames",
+        properties=Properties(convex=False, robust=True, smoothness="Cinf"),
+        formula=r"-\log \sum_{\pi \in \mathcal{B}^{-1}(l)} \prod_{t=1}^{T} "
+        r"\exp \mathrm{lp}_{t, \pi_t}",
+        references=(GRAVES_2006,),
+        inputs=(
+            Input(
+                "log_probs",
+                "*b T C",
+                "log_simplex",
+                doc="per-frame log-probabilities over the C classes, blank included (N, T, C)",
+            ),
+            Input(
+                "targets",
+                "*b S",
+                "label_sequence",
+                dtype="index",
+                differentiable=False,
+                doc="label sequences, padded to S (positions past the target length ignored)",
+            ),
+            Input(
+                "input_lengths",
+                "*b",
+                "length",
+                dtype="index",
+                differentiable=False,
+                doc="frames of each sample, in [0, T]",
+            ),
+            Input(
+                "target_lengths",
+                "*b",
+                "length",
+                dtype="index",
+                differentiable=False,
+                doc="labels of each sample, in [0, S]",
+            ),
+        ),
+        output="*b",
+        elementwise=False,
+        params=(
+            Param("blank", 0, "the class index of the blank, in [0, C)", low=0, kind="int"),
+            Param(
+                "zero_infinity",
+                False,
+                "an impossible alignment gives 0 (and a zero gradient) instead of inf",
+                kind="bool",
+            ),
+        ),
+        aliases=("ctc", "connectionist_temporal_classification"),
+        framework_names={
+            "torch": "torch.nn.CTCLoss, torch.nn.functional.ctc_loss",
+            "optax": "optax.ctc_loss",
+            "keras": "keras.losses.CTC, keras.ops.ctc_loss",
+            "tensorflow": "tf.nn.ctc_loss",
+        },
+        derivative_notes="grad = -gamma (the posterior occupancy of each class at each frame, "
+        "from the forward-backward recursions), hess = gamma^2 - gamma (the Hessian's "
+        "diagonal; the loss is concave in free log-probabilities). PyTorch's backward gives "
+        "exp(log_probs) - gamma: the same through a log_softmax, not for free log_probs.",
+        when_to_use="Sequence labelling without frame alignments (speech, handwriting, OCR): "
+        "the model emits a distribution per frame and the loss sums over every way the target "
+        "fits the frames. Decode with ctc_greedy_decode or ctc_beam_search_decode.",
+        boosting=BoostingHessian(
+            "none",
+            reason="a sequence loss: the scores of a sample are a whole (T, C) lattice, not "
+            "one raw score per class",
+        ),
+        probe=lambda p: _alignment_probe(p),  # defined below
+        sampler=lambda rng, shape, p: _sample(rng, shape, p),  # defined below
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    # ---- validation of what depends on the lengths ----------------------------------------
+    def _check_inputs(self, xp: Any, inputs: dict[str, Any], params: dict[str, Any],
+                      bindings: dict[str, Any]) -> None:  # fmt: skip
+        """The blank is a class; labels (within each target length) are classes other than
+        the blank; lengths lie in [0, T] and [0, S]."""
+        name = self.name
+        n_classes, frames, width = bindings["C"], bindings["T"], bindings["S"]
+        blank = params["blank"]
+        if blank >= n_classes:
+            raise LossInputError(
+                name, "blank", f"a class index in [0, {n_classes}) (C = {n_classes})", str(blank)
+            )
+        targets = inputs["targets"]
+        for arg, high, what in (
+            ("input_lengths", frames, "T, the frames of log_probs"),
+            ("target_lengths", width, "S, the padded length of targets"),
+        ):
+            x = inputs[arg]
+            if not values_checkable(x):
+                continue
+            lo, hi = int(xp.min(x)), int(xp.max(x))
+            if lo < 0 or hi > high:
+                raise LossInputError(
+                    name, arg, f"lengths in [0, {high}] ({what})", f"lengths from {lo} to {hi}"
+                )
+        lengths = inputs["target_lengths"]
+        if not (values_checkable(targets) and values_checkable(lengths)):
+            return
+        live = xp.arange(width, device=device(targets)) < lengths[..., None]
+        bad = live & ((targets < 0) | (targets >= n_classes) | (targets == blank))
+        if bool(xp.any(bad)):
+            info = xp.iinfo(targets.dtype)  # sentinels in place of the valid labels
+            lo = int(xp.min(xp.where(bad, targets, const(xp, info.max, targets))))
+            hi = int(xp.max(xp.where(bad, targets, const(xp, info.min, targets))))
+            got = f"{lo}" if lo == hi else f"values from {lo} to {hi}"
+            raise LossInputError(
+                name,
+                "targets",
+                f"labels in [0, {n_classes}) other than the blank ({blank}) within each "
+                "target length",
+                got,
+            )
+
+    # ---- kernels ------------------------------------------------------------------------------
+    def definition(self, call: Any) -> Unreduced:
+        return self._unreduced(call.xp, *call.arrays(), **call.params)
+
+    def _unreduced(
+        self, xp: Any, log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any,
+        *, blank: int, zero_infinity: bool,
+    ) -> Unreduced:  # fmt: skip
+        def losses(*flat: Any) -> Any:
+            lattice = _Lattice(xp, *flat, blank)
+            return negative_log_likelihood(xp, lattice.log_likelihood(lattice.alphas()),
+                                           zero_infinity)  # fmt: skip
+
+        return ctc_unreduced(xp, (log_probs, targets, input_lengths, target_lengths), losses)
+
+    def grad(self, *arrays: Any, **params: Any) -> Any:
+        """d loss_n / d log_probs per sample: minus the posterior occupancy, (*b, T, C); 0 on
+        frames past the input length and for a sample whose loss is inf or clamped."""
+        return self._derivative(arrays, params, hess=False)
+
+    def hess(self, *arrays: Any, **params: Any) -> Any:
+        """The diagonal of each sample's Hessian with respect to log_probs: gamma^2 - gamma."""
+        return self._derivative(arrays, params, hess=True)
+
+    def _derivative(self, arrays: tuple[Any, ...], params: dict[str, Any], hess: bool) -> Any:
+        from ._loss import QUIET_NUMPY
+
+        call = self.validate(*arrays, **params)
+        xp = call.xp
+        with QUIET_NUMPY():
+            result = self._occupancy_derivative(xp, *call.arrays(), hess=hess, **call.params)
+        return self._cast_out(call, result)
+
+    def _occupancy_derivative(
+        self, xp: Any, log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any,
+        *, blank: int, zero_infinity: bool, hess: bool,
+    ) -> Any:  # fmt: skip
+        flat, _ = _flat(xp, (log_probs, targets, input_lengths, target_lengths))
+        gamma = ctc_parts(xp, *flat, blank)[1]
+        out = gamma * gamma - gamma if hess else -gamma
+        return xp.reshape(out, log_probs.shape)
+
+
+def ctc_unreduced(xp: Any, arrays: tuple[Any, ...], losses: Callable[..., Any]) -> Unreduced:
+    """The unreduced CTC loss of the inputs (batch axes *b), from ``losses`` of a flat batch
+    (N, T, C), (N, S), (N,), (N,): each loss, and 1/max(target length, 1) as the factor of
+    the averages (PyTorch's "mean")."""
+    flat, batch = _flat(xp, arrays)
+    loss = losses(*flat)
+    scale = 1.0 / xp.astype(xp.maximum(flat[3], 1), loss.dtype)
+    return Unreduced(xp.reshape(loss, batch), mean_scale=xp.reshape(scale, batch))
+
+
+def negative_log_likelihood(xp: Any, log_likelihood: Any, zero_infinity: bool) -> Any:
+    """The CTC loss from log p: -log p, clamped at 0 (a selection, not a maximum: the
+    derivative of a loss of exactly 0 passes whole); +inf where p = 0, or 0 under
+    ``zero_infinity``, a constant selected so that no derivative reaches the recursion."""
+    dead = log_likelihood == NEG_INF
+    loss = -log_likelihood
+    fill = xp.zeros_like(loss) if zero_infinity else xp.full_like(loss, math.inf)
+    return xp.where(dead, fill, xp.where(loss < 0, xp.zeros_like(loss), loss))
+
+
+# ---- probe and sampler ------------------------------------------------------------------------
+PROBE_TARGET = (1, 2)
+PROBE_FRAMES = 4
+PROBE_CLASSES = 3
+
+
+def _alignment_probe(params: Mapping[str, Any]) -> Probe:
+    """The logit t of the ideal alignment's class (1, 1, 2, 2 for the target "1 2") at each of
+    four frames, the other logits 0, through a log_softmax; the blank is class 0."""
+    blank = int(params.get("blank", 0))
+    classes = [c for c in range(PROBE_CLASSES + 1) if c != blank][: PROBE_CLASSES - 1]
+    n_classes = max(PROBE_CLASSES, max(classes) + 1, blank + 1)
+    aligned = (classes[0], classes[0], classes[1], classes[1])
+
+    def make(t: np.ndarray) -> dict[str, np.ndarray]:
+        t = np.asarray(t, dtype=np.float64)
+        logits = np.zeros((len(t), PROBE_FRAMES, n_classes))
+        for frame, label in enumerate(aligned):
+            logits[:, frame, label] = t
+        shift = logits.max(axis=-1, keepdims=True)
+        shift = np.where(np.isfinite(shift), shift, 0.0)
+        log_probs = logits - shift - np.log(np.sum(np.exp(logits - shift), axis=-1, keepdims=True))
+        n = len(t)
+        return {
+            "log_probs": log_probs,
+            "targets": np.tile(np.asarray(classes, dtype=np.int64), (n, 1)),
+            "input_lengths": np.full(n, PROBE_FRAMES, dtype=np.int64),
+            "target_lengths": np.full(n, len(classes), dtype=np.int64),
+        }
+
+    curve = Curve(f"target ({classes[0]}, {classes[1]}), 4 frames", "l=12", make)
+    return Probe(
+        "alignment logit", "logit of the aligned label at each frame", "t (logit)",
+        "4 frames with logit t on the ideal alignment's label and 0 elsewhere, "
+        f"target ({classes[0]}, {classes[1]}), blank {blank}",
+        "real", (-6.0, 8.0), (-4.0, -2.0, 0.0, 1.0, 2.0, 4.0, 8.0), (curve,), "log_probs",
+    )  # fmt: skip
+
+
+SAMPLE_FRAMES = 4  # T of the generic tests' inputs
+SAMPLE_CLASSES = 4  # C
+SAMPLE_LABELS = 2  # S
+
+
+def _sample(rng: np.random.Generator, shape: tuple[int, ...], params: Mapping[str, Any]) -> dict:
+    """Random valid inputs with batch shape ``shape``: log-softmax of random logits (T = 4,
+    C = 4), targets of random length in [0, 2] padded with -1, input lengths in [T - 2, T],
+    every alignment possible."""
+    blank = int(params.get("blank", 0))
+    n_classes = max(SAMPLE_CLASSES, blank + 1)
+    logits = rng.normal(size=(*shape, SAMPLE_FRAMES, n_classes)) * 2.0
+    log_probs = logits - np.log(np.sum(np.exp(logits), axis=-1, keepdims=True))
+    labels = np.array([c for c in range(n_classes) if c != blank])
+    targets = rng.choice(labels, size=(*shape, SAMPLE_LABELS))
+    target_lengths = rng.integers(0, SAMPLE_LABELS + 1, size=shape)
+    input_lengths = rng.integers(SAMPLE_FRAMES - 2, SAMPLE_FRAMES + 1, size=shape)
+    # frames the target needs: a label each, and a blank between repeated labels
+    needed = target_lengths + np.sum(
+        (targets[..., 1:] == targets[..., :-1])
+        & (np.arange(1, SAMPLE_LABELS) < target_lengths[..., None]),
+        axis=-1,
+    )
+    input_lengths = np.maximum(input_lengths, needed)
+    pad = np.arange(SAMPLE_LABELS) >= target_lengths[..., None]
+    targets = np.where(pad, -1, targets)
+    return {
+        "log_probs": log_probs,
+        "targets": targets.astype(np.int64),
+        "input_lengths": input_lengths.astype(np.int64),
+        "target_lengths": target_lengths.astype(np.int64),
+    }
+
+
+ctc_loss = register(CTCLoss())
+
+
+def ctc_batch_cost(y_true: Any, y_pred: Any, input_length: Any, label_length: Any) -> Any:
+    """Keras's ``ctc_batch_cost(y_true, y_pred, input_length, label_length)`` on this
+    library's CTC: ``y_pred`` (N, T, C) softmax probabilities with the blank last (class
+    C - 1), labels ``y_true`` (N, S), lengths (N, 1) or (N,); returns the (N, 1) losses, as
+    Keras does. Probabilities are read as ``log(y_pred + 1e-7)``, Keras's epsilon, renormalised
+    over the classes as TensorFlow's ctc_loss does (it applies a softmax), so the values equal
+    Keras's; call ``ctc_loss`` on log-probabilities to avoid the epsilon."""
+    from array_api_compat import array_namespace, is_array_api_obj
+
+    if not is_array_api_obj(y_pred) or y_pred.ndim != 3:
+        raise LossInputError(
+            "ctc_batch_cost", "y_pred", "softmax probabilities (N, T, C)", describe(y_pred)
+        )
+    xp = array_namespace(y_pred)
+    n, _, n_classes = y_pred.shape
+
+    def lengths(arg: str, x: Any) -> Any:
+        if not is_array_api_obj(x) or tuple(x.shape) not in ((n,), (n, 1)):
+            raise LossInputError("ctc_batch_cost", arg, f"lengths of shape ({n}, 1)",
+                                 describe(x))  # fmt: skip
+        x = xp.reshape(x, (n,))
+        return x if xp.isdtype(x.dtype, "integral") else xp.astype(x, xp.int64)
+
+    # Keras hands log(y_pred + 1e-7) to tf.nn.ctc_loss, which applies a softmax to its inputs
+    # ("performs the softmax operation for you"): the frames are renormalised over C
+    y_eps = y_pred + const(xp, 1e-7, y_pred)
+    log_probs = xp.log(y_eps) - xp.log(xp.sum(y_eps, axis=-1, keepdims=True))
+    if not is_array_api_obj(y_true):
+        raise LossInputError("ctc_batch_cost", "y_true", "labels (N, S)", describe(y_true))
+    labels = y_true if xp.isdtype(y_true.dtype, "integral") else xp.astype(y_true, xp.int64)
+    loss = ctc_loss(
+        log_probs, labels, lengths("input_length", input_length),
+        lengths("label_length", label_length), blank=n_classes - 1, reduction="none",
+    )  # fmt: skip
+    return xp.reshape(loss, (n, 1))
