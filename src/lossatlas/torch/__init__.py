@@ -360,6 +360,67 @@ SMAPELoss = module_class("SMAPELoss", get("smape"))
 MSLELoss = module_class("MSLELoss", get("msle"))
 RMSLELoss = module_class("RMSLELoss", get("rmsle"))
 
+
+class CTCLoss(LossModule):
+    """Connectionist temporal classification with torch's signature: a drop-in for
+    ``torch.nn.CTCLoss``.
+
+    ``CTCLoss(blank=0, reduction="mean", zero_infinity=False, *, native=True, compile=False)``;
+    ``forward(log_probs, targets, input_lengths, target_lengths, weight=None)`` with torch's
+    time-major ``log_probs`` (T, N, C) (or (T, C) for one sample), targets padded (N, S) or
+    concatenated (sum of the target lengths,), lengths as tensors or sequences of ints, and an
+    optional per-sample ``weight``. Inputs are checked as ``lossatlas.ctc_loss`` checks them
+    (labels in [0, C) other than the blank, lengths within the arrays: torch's CPU kernel reads
+    out of bounds there), "mean" is torch's (each loss over its target length, then averaged),
+    and the loss is clamped at 0.
+
+    ``native=True`` computes with torch's kernel (CPU and CUDA), whose values are the
+    definition's. Its backward returns exp(log_probs) - gamma, not the derivative -gamma with
+    respect to a free ``log_probs``: the two agree through a log_softmax (both give softmax -
+    gamma for the logits), which is how CTC is used. ``native=False`` (or ``compile=True``)
+    runs the library's own recursion with the exact derivative.
+    """
+
+    loss = get("ctc_loss")
+
+    def __init__(
+        self,
+        blank: int = 0,
+        reduction: str = "mean",
+        zero_infinity: bool = False,
+        *,
+        native: bool = True,
+        compile: bool = False,
+    ) -> None:
+        super().__init__(
+            reduction=reduction, compile=compile, blank=blank, zero_infinity=zero_infinity
+        )
+        self.native = native
+
+    def forward(
+        self,
+        log_probs: torch.Tensor,
+        targets: torch.Tensor,
+        input_lengths: Any,
+        target_lengths: Any,
+        weight: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        from ._ctc import ctc_inputs, native_ctc
+
+        batched = log_probs.ndim != 2
+        inputs = ctc_inputs(log_probs, targets, input_lengths, target_lengths, batched)
+        if self.native and not self.compile:
+            if self.weight is not None:
+                weight = self.weight if weight is None else weight * self.weight
+            out = native_ctc(self.loss, inputs, weight, self.reduction, self.params)
+        else:
+            out = super().forward(*inputs, weight=weight)
+        return out if batched or self.reduction != "none" else out[0]
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.native else ", native=False")
+
+
 #: the module class of every registered loss, by loss name
 MODULES: dict[str, type[LossModule]] = {
     cls.loss.name: cls
@@ -410,6 +471,7 @@ MODULES: dict[str, type[LossModule]] = {
         TweedieDevianceLoss,
         PoissonDevianceLoss,
         GammaDevianceLoss,
+        CTCLoss,
     )
 }
 
