@@ -92,6 +92,7 @@ def test_registry_records_a_boosting_hessian_for_every_loss():
     one_score = [x for x in lossatlas.catalog() if not isinstance(x, lossatlas.AxisLoss)]
     kinds = {x.name: x.spec.boosting.kind for x in one_score}
     assert {n for n, k in kinds.items() if k == "none"} == {
+        "ctc_loss",  # a sequence loss: a (T, C) lattice of scores per sample
         "rmse",
         "mean_bias_error",
         "zero_one_loss",

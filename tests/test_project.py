@@ -22,6 +22,7 @@ def test_quickstart_is_exactly_two_one_line_commands():
     commands = quickstart_commands()
     assert len(commands) == 2
     assert all("\n" not in c for c in commands)
+    assert all(c.startswith("pip install torch==2.13.0 && ") for c in commands)
     assert "lossatlas list" in commands[0] and "lossatlas show huber" in commands[0]
     assert "lossatlas atlas" in commands[0]
     assert commands[1].startswith("pip install torch==2.13.0 && ")

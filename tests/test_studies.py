@@ -13,6 +13,7 @@ import pytest
 from lossatlas.atlas.studies import (
     STUDIES,
     StudyReport,
+    ctc,
     imbalance,
     margins,
     multiclass,
@@ -22,19 +23,30 @@ from lossatlas.atlas.studies import (
     sinc,
 )
 from lossatlas.atlas.studies._train import Backend
+from lossatlas.sequence import edit_distance
 
-NAMES = ["outliers", "saturation", "imbalance", "margins", "sinc", "multiclass"]
+NAMES = ["outliers", "saturation", "imbalance", "margins", "sinc", "multiclass", "ctc"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class _Reports(dict):
+    """Each study run on first use with the default seed and backend, then kept."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        super().__init__()
+        self._factory = factory
+
+    def __missing__(self, name: str) -> tuple[StudyReport, Path]:
+        folder = self._factory.mktemp(name)
+        self[name] = (run_study(name, folder, progress=False), folder)
+        return self[name]
 
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[StudyReport, Path]]:
-    """Every study run once with the default seed and backend (shared by the tests below)."""
-    out = {}
-    for name in NAMES:
-        folder = tmp_path_factory.mktemp(name)
-        out[name] = (run_study(name, folder, progress=False), folder)
-    return out
+    """Every study run once with the default seed and backend (shared by the tests below;
+    each runs when a test first asks for it, so a selection of tests runs only its studies)."""
+    return _Reports(tmp_path_factory)
 
 
 def row(report: StudyReport, label: str) -> list:
@@ -603,3 +615,110 @@ def test_multiclass_report(reports, digits) -> None:
     m = multiclass.evaluate(multiclass.SPECS[0], fit.W, digits["X_test"], digits["y_test"])
     assert acc["cross_entropy"][0] == pytest.approx(m["accuracy"], abs=1e-4)
     assert ece["cross_entropy"][0] == pytest.approx(m["ece"], rel=1e-3)
+
+
+# ---- ctc -----------------------------------------------------------------------------------------
+def _ctc_table(report: StudyReport, caption_start: str) -> dict[str, dict[str, float]]:
+    headers, rows = table(report, caption_start)
+    return {str(r[0]): dict(zip(headers[1:], r[1:], strict=True)) for r in rows}
+
+
+def test_ctc_strips_have_the_declared_digits_and_gaps() -> None:
+    templates = ctc.make_templates(0)
+    assert templates.shape == (ctc.N_CLASSES, ctc.GLYPH, ctc.FEATURES)
+    assert np.all(templates[ctc.BLANK] == 0.0)
+    s = ctc.make_strips(np.random.default_rng(3), 300, templates)
+    assert np.all((s.target_lengths >= ctc.DIGITS[0]) & (s.target_lengths <= ctc.DIGITS[1]))
+    assert set(np.unique(s.target_lengths)) == set(range(ctc.DIGITS[0], ctc.DIGITS[1] + 1))
+    assert s.lengths.max() <= ctc.T_MAX
+    for k in range(len(s)):
+        t, labels = s.lengths[k], s.labels(k)
+        assert np.all((labels >= 1) & (labels <= ctc.N_DIGITS))
+        assert np.all(s.targets[k, labels.size :] == 0) and np.all(s.x[k, t:] == 0.0)
+        frames = s.frame_labels[k, :t]
+        runs = ctc._spans(frames)
+        assert [r[2] for r in runs] == labels.tolist()  # one run per digit, in order
+        for a, b, _ in runs:
+            assert ctc.DURATION[0] <= b - a <= ctc.DURATION[1]
+        gaps = [runs[i + 1][0] - runs[i][1] for i in range(len(runs) - 1)]
+        assert all(ctc.GAP[0] <= g <= ctc.GAP[1] for g in gaps), gaps
+        assert ctc.EDGE[0] <= runs[0][0] <= ctc.EDGE[1]
+        assert ctc.EDGE[0] <= t - runs[-1][1] <= ctc.EDGE[1]
+        assert np.all(s.frame_labels[k, t:] == 0)
+    # the noise is on top of the glyph, whose columns are stretched over the frames
+    noise = s.x[0, : s.lengths[0]] - templates[s.frame_labels[0, : s.lengths[0]], 0]
+    assert 0.7 < np.std(noise[s.frame_labels[0, : s.lengths[0]] == 0]) < 1.3
+    assert ctc.glyph_columns(ctc.GLYPH).tolist() == list(range(ctc.GLYPH))
+    assert ctc.glyph_columns(3).tolist() == [0, ctc.GLYPH // 2, ctc.GLYPH - 1]
+
+
+def test_ctc_occupancy_is_minus_the_gradient_and_a_distribution() -> None:
+    """The study's occupancy on NumPy equals exp(lp) - torch's gradient of its own CTC loss
+    (the stand-in the issue names), and sums to 1 over the classes within each length."""
+    torch = pytest.importorskip("torch")
+    s = ctc.make_strips(np.random.default_rng(4), 6, ctc.make_templates(0))
+    logits = np.random.default_rng(5).normal(size=(6, ctc.T_MAX, ctc.N_CLASSES))
+    lp = logits - np.log(np.exp(logits).sum(axis=2, keepdims=True))
+    gamma = ctc.occupancy(Backend("numpy"), lp, s)
+    free = torch.tensor(lp, requires_grad=True)
+    torch.nn.functional.ctc_loss(
+        free.transpose(0, 1),
+        torch.from_numpy(s.targets),
+        torch.from_numpy(s.lengths),
+        torch.from_numpy(s.target_lengths),
+        reduction="sum",
+    ).backward()
+    ref = np.exp(lp) - free.grad.numpy()
+    valid = np.arange(ctc.T_MAX)[None, :] < s.lengths[:, None]
+    assert gamma[valid] == pytest.approx(ref[valid], abs=1e-9)
+    assert np.all(gamma[~valid] == 0.0)
+    assert gamma[valid].sum(axis=1) == pytest.approx(np.ones(valid.sum()), abs=1e-9)
+
+
+def test_ctc_training_loss_falls_and_decoding_reads_the_strips(reports) -> None:
+    report, _ = reports["ctc"]
+    cer = {r[0]: r[1] for r in report.rows}
+    greedy, beam = cer["greedy (best path)"], cer[f"prefix beam search (width {ctc.BEAM_WIDTH})"]
+    assert greedy < 0.1  # measured: 0.052
+    assert beam <= greedy + 0.005  # measured: 0.050
+    checkpoints = _ctc_table(report, "Training")
+    first, last = checkpoints["0.0"], checkpoints[f"{float(ctc.STEPS)}"]
+    assert last["test loss"] < first["test loss"] / 20  # measured: 11.6 -> 0.13
+    assert last["training loss (mean of the last 25 steps)"] < 0.3
+    assert last["greedy CER"] == greedy and last["beam CER"] == beam
+    # early on the blank wins every frame and greedy decoding returns nothing
+    assert checkpoints["25.0"]["frames whose most likely class is blank"] > 0.99
+    assert checkpoints["25.0"]["greedy CER"] == 1.0
+    # the decodes table agrees with its edit counts
+    _, shown = table(report, "Decodes")
+    for r in shown:
+        for hyp, edits in ((r[2], r[3]), (r[4], r[5])):
+            d = edit_distance(hyp, r[1], normalize=False)
+            assert float(d) == edits
+    assert {p.name for p in report.figures} == {
+        "ctc-training.png",
+        "ctc-alignment.png",
+        "ctc-occupancy.png",
+    }
+
+
+def test_ctc_alignment_is_peaky(reports) -> None:
+    report, _ = reports["ctc"]
+    align = _ctc_table(report, "Alignment")
+    after = {k: v[f"step {ctc.STEPS}"] for k, v in align.items()}
+    drawn = (
+        1.0 - next(float(s) for s in re.findall(r"only ([\d.]+)% are gaps", report.summary)) / 100
+    )
+    assert after["largest |sum over classes of the occupancy - 1| on a frame"] < 1e-9
+    # the blank holds most frames, far more than the gaps; a label spikes on few frames
+    assert after["frames where the blank's occupancy > 0.5"] > 0.65
+    assert after["frames where a label's occupancy > 0.5"] < 0.5 * drawn
+    frames = after["expected label frames per digit (sum of the label occupancy / digits)"]
+    assert 1.0 <= frames < 2.2  # measured 1.78, of 4.5 drawn frames per digit
+    assert (
+        frames
+        < 0.5
+        * align["expected label frames per digit (sum of the label occupancy / digits)"]["step 0"]
+        + 0.3
+    )
+    assert after["spikes on a frame where their digit is drawn"] > 0.9

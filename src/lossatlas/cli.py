@@ -125,7 +125,13 @@ def _table(
 
 # ---- list ------------------------------------------------------------------------------------
 #: shorter names of the longest domains in the catalogue table (the legend says them in full)
-SHORT_DOMAINS = {"class_index": "index", "log_probability": "logprob", "nonnegative": "nonneg"}
+SHORT_DOMAINS = {
+    "class_index": "index",
+    "log_probability": "logprob",
+    "log_simplex": "logprobs",
+    "label_sequence": "labels",
+    "nonnegative": "nonneg",
+}
 
 
 def _short(domain: str) -> str:
@@ -169,10 +175,10 @@ def _list_lines(family: str | None) -> list[str]:
     shown = {d for loss in losses for d in (loss.spec.pred_domain, loss.spec.target_domain)}
     legend = ", ".join(f"{v} = {k}" for k, v in SHORT_DOMAINS.items() if k in shown)
     if legend:
-        lines.append(f"Domains: {legend}.")
+        lines += textwrap.wrap(f"Domains: {legend}.", MAX_WIDTH, subsequent_indent="  ")
     lines.append(f"Details: {PROG} show NAME")
-    lines.append(f"{len(losses)} {noun} ({detail}).")  # the count last: a family grows it
-    return lines
+    # the count last (a family grows it), wrapped to the table's width
+    return lines + textwrap.wrap(f"{len(losses)} {noun} ({detail}).", MAX_WIDTH)
 
 
 # ---- show: the table of values ---------------------------------------------------------------
@@ -199,6 +205,15 @@ def _values_lines(loss: Loss, params: dict[str, Any]) -> list[str]:
             ),
             f"  example: {loss.name}({call}) = {_num(value)}",
             f"  along the probe: {probe.caption}",
+            *_table(header, rows, [True] * len(header), indent="  "),
+        ]
+    if not probe.has_derivatives:  # the probe moves several inputs (CTC's logits)
+        columns = [along(loss, c, t, params) for c in probe.curves]
+        header = [probe.column, *(f"loss {c.short}" for c in probe.curves)]
+        rows = [[_num(v) for v in (ti, *(float(c[i]) for c in columns))] for i, ti in enumerate(t)]
+        return [
+            f"Values (grad and hess with respect to {probe.wrt}: {loss.name}.grad / .hess):",
+            f"  {probe.caption}",
             *_table(header, rows, [True] * len(header), indent="  "),
         ]
     columns = [along(loss, first, t, params, order) for order in (0, 1, 2)]
@@ -586,7 +601,7 @@ def _run_study(args: argparse.Namespace) -> list[str]:
         )
     except ModuleNotFoundError as error:
         missing = (error.name or "").split(".")[0]
-        if missing in ("torch", "jax"):
+        if missing in ("torch", "jax") and missing == args.backend:
             raise UsageError(f"--backend {args.backend} needs {missing}: {error}") from None
         raise UsageError(
             f"the {args.name} study needs {missing}: pip install 'lossatlas[atlas]'"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import imbalance, margins, multiclass, outliers, saturation, sinc
+from . import ctc, imbalance, margins, multiclass, outliers, saturation, sinc
 from ._base import Study, StudyReport
 
 __all__ = ["STUDIES", "Study", "StudyReport", "run_study"]
@@ -22,6 +22,7 @@ STUDIES: dict[str, Study] = {
         margins.STUDY,
         sinc.STUDY,
         multiclass.STUDY,
+        ctc.STUDY,
     )
 }
 
