@@ -9,8 +9,8 @@ under ``jax.jit``, values and ``jax.grad``), and Keras 3 on the JAX backend:
 input dtype, so it is a float32 reference. Keras's legacy ``ctc_batch_cost`` (in
 keras.src.legacy.backend) calls TensorFlow, which is not installed here: its definition,
 tf.nn.ctc_loss on log(y_pred + 1e-7) with the blank last, is checked through TensorFlow's
-documented semantics (its CTC applies a softmax to its inputs) and through keras.ops.ctc_loss,
-and against the legacy function itself where TensorFlow is importable.
+documented semantics (its CTC applies a softmax to its inputs) and through keras.ops.ctc_loss
+(the comparison with the legacy function itself needs TensorFlow: the frameworks issue).
 
 The peers' own behaviours, as observed here (torch 2.x CPU, optax 0.2.8, Keras 3.15):
 
@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 
 import lossatlas as la
+import lossatlas.torch as lt
 from lossatlas import LossInputError
 
 EPS = 1e-7  # Keras's epsilon
@@ -283,15 +284,6 @@ def test_ctc_batch_cost_is_tensorflow_ctc_on_log_y_pred_plus_epsilon():
     )
     assert tuple(got_t.shape) == (6, 1)
     np.testing.assert_allclose(got_t.numpy(), got, rtol=1e-12)
-
-
-def test_ctc_batch_cost_equals_keras_legacy_where_tensorflow_exists():
-    pytest.importorskip("tensorflow")  # keras.src.legacy.backend.ctc_batch_cost calls TF
-    from keras.src.legacy import backend as legacy
-
-    y_pred, tg, il, tl = keras_batch_case(np.random.default_rng(17))
-    theirs = np.asarray(legacy.ctc_batch_cost(tg, y_pred.astype(np.float32), il, tl))
-    np.testing.assert_allclose(la.ctc_batch_cost(tg, y_pred, il, tl), theirs, rtol=1e-5, atol=1e-5)
 
 
 # ---- edge cases ---------------------------------------------------------------------------------
@@ -546,3 +538,76 @@ def test_leading_batch_axes_equal_the_flattened_call():
         la.ctc_loss(lp, tg, il, tl, weight=weight.reshape(6), reduction="mean"),
         rtol=1e-13,
     )
+
+
+# ---- the torch module ---------------------------------------------------------------------------
+@pytest.mark.parametrize("native", [True, False])
+def test_torch_module_is_a_drop_in_for_torch_ctc_loss(native):
+    """lossatlas.torch.CTCLoss takes torch's forms (time-major log_probs, padded or
+    concatenated targets, lengths as tensors or lists, one unbatched sample) and equals
+    torch.nn.CTCLoss in value and in the gradient with respect to the logits."""
+    rng = np.random.default_rng(7)
+    logits, tg, il, tl = random_case(rng, 4, 12, 6, 5, blank=2)
+    x = torch.tensor(logits.transpose(1, 0, 2).copy(), requires_grad=True)  # (T, N, C)
+    targets, inputs, lengths = torch.tensor(tg), torch.tensor(il), torch.tensor(tl)
+    concatenated = torch.cat([targets[k, : lengths[k]] for k in range(4)])
+    for reduction in ("none", "sum", "mean"):
+        for zero_infinity in (False, True):
+            ours = lt.CTCLoss(blank=2, reduction=reduction, zero_infinity=zero_infinity,
+                              native=native)  # fmt: skip
+            theirs = torch.nn.CTCLoss(blank=2, reduction=reduction, zero_infinity=zero_infinity)
+            for t in (targets, concatenated):
+                for il_form, tl_form in ((inputs, lengths), (il.tolist(), tl.tolist())):
+                    a = ours(torch.log_softmax(x, -1), t, il_form, tl_form)
+                    (ga,) = torch.autograd.grad(a.sum(), x)
+                    b = theirs(torch.log_softmax(x, -1), t, il_form, tl_form)
+                    (gb,) = torch.autograd.grad(b.sum(), x)
+                    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+                    torch.testing.assert_close(ga, gb, rtol=1e-10, atol=1e-12)
+    one = lt.CTCLoss(blank=2, native=native)(
+        torch.log_softmax(x[:, 0], -1), targets[0], inputs[0], lengths[0]
+    )
+    expected = la.ctc_loss(torch.log_softmax(x[:, :1], -1).transpose(0, 1), targets[:1],
+                           inputs[:1], lengths[:1], blank=2)  # fmt: skip
+    torch.testing.assert_close(one, expected)
+    assert lt.module_for("ctc", blank=2).params == {"blank": 2, "zero_infinity": False}
+
+
+def test_torch_module_native_gradient_is_torchs_and_native_false_is_exact():
+    """With respect to a free log_probs the native path backpropagates torch's exp(log_probs)
+    - gamma; native=False gives -gamma, the derivative (ctc_loss.grad)."""
+    rng = np.random.default_rng(3)
+    logits, tg, il, tl = random_case(rng, 3, 9, 5, 3, blank=0)
+    lp = torch.tensor(log_softmax(logits).transpose(1, 0, 2).copy(), requires_grad=True)
+    args = (torch.tensor(tg), torch.tensor(il), torch.tensor(tl))
+    (native,) = torch.autograd.grad(lt.CTCLoss(reduction="sum")(lp, *args), lp)
+    (exact,) = torch.autograd.grad(lt.CTCLoss(reduction="sum", native=False)(lp, *args), lp)
+    (torchs,) = torch.autograd.grad(F.ctc_loss(lp, *args, reduction="sum"), lp)
+    gamma = -la.ctc_loss.grad(log_softmax(logits), tg, il, tl)
+    torch.testing.assert_close(native, torchs)
+    np.testing.assert_allclose(exact.numpy().transpose(1, 0, 2), -gamma, atol=1e-12)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_torch_module_checks_before_torchs_kernel(native):
+    """A label >= C or equal to the blank, and lengths past the arrays, are LossInputErrors
+    before torch's kernel runs (its CPU kernel reads out of bounds on the first); a per-sample
+    weight weights torch's mean."""
+    rng = np.random.default_rng(5)
+    logits, tg, il, tl = random_case(rng, 3, 8, 4, 3, blank=0)
+    lp = torch.log_softmax(torch.tensor(logits.transpose(1, 0, 2).copy()), -1)
+    module = lt.CTCLoss(native=native)
+    targets, inputs, lengths = torch.tensor(tg), torch.tensor(il), torch.tensor(tl)
+    for bad in (4, 0):
+        labels = targets.clone()
+        labels[1, 0] = bad
+        with pytest.raises(la.LossInputError) as info:
+            module(lp, labels, inputs, lengths)
+        assert info.value.argument == "targets"
+    with pytest.raises(la.LossInputError) as info:
+        module(lp, targets, inputs + 9, lengths)
+    assert info.value.argument == "input_lengths"
+    weight = torch.tensor([0.0, 1.0, 3.0], dtype=torch.float64)
+    each = F.ctc_loss(lp, targets, inputs, lengths, reduction="none") / lengths.clamp(min=1)
+    torch.testing.assert_close(module(lp, targets, inputs, lengths, weight=weight),
+                               (weight * each).sum() / weight.sum())  # fmt: skip

@@ -175,7 +175,7 @@ def _list_lines(family: str | None) -> list[str]:
     shown = {d for loss in losses for d in (loss.spec.pred_domain, loss.spec.target_domain)}
     legend = ", ".join(f"{v} = {k}" for k, v in SHORT_DOMAINS.items() if k in shown)
     if legend:
-        lines += textwrap.wrap(f"Domains: {legend}.", MAX_WIDTH, subsequent_indent="  ")
+        lines += textwrap.wrap(f"Domains: {legend}.", MAX_WIDTH)
     lines.append(f"Details: {PROG} show NAME")
     # the count last (a family grows it), wrapped to the table's width
     return lines + textwrap.wrap(f"{len(losses)} {noun} ({detail}).", MAX_WIDTH)

@@ -57,8 +57,9 @@ def _log_add_exp(xp: Any, x: Any, y: Any) -> Any:
     selection: accurate where one term is tiny beside the other (one dominant alignment, the
     rest e^-40 of it; log(1 + r) would round r away), and a smooth formula at a tie, so that
     autodiff's first and second derivatives are right there (a maximum and |x - y| would each
-    bring a kink). Where both are -inf the difference is replaced by 0 before it is used:
-    never -inf - -inf, whose NaN autodiff would multiply by 0."""
+    bring a kink). Where both are -inf the difference is replaced by 0 before it is used: no
+    -inf - -inf (a NaN, which autodiff would multiply by 0, and which costs XLA's CPU code a
+    third of the recursion's time)."""
     first = x >= y
     m = xp.where(first, x, y)
     n = xp.where(first, y, x)
@@ -74,42 +75,54 @@ def _log_add_exp(xp: Any, x: Any, y: Any) -> Any:
 def _shift(xp: Any, x: Any, k: int, fill: Any) -> Any:
     """x moved k positions along the last axis (right for k > 0, left for k < 0), ``fill`` in
     the positions it leaves."""
+    if abs(k) >= x.shape[-1]:
+        return xp.broadcast_to(fill, x.shape)
     pad = xp.broadcast_to(fill, (*x.shape[:-1], abs(k)))
     if k > 0:
         return xp.concat([pad, x[..., :-k]], axis=-1)
     return xp.concat([x[..., -k:], pad], axis=-1)
 
 
-def _alpha_step(xp: Any, alpha: Any, x: tuple[Any, ...], consts: tuple[Any, ...]) -> Any:
-    """One frame of the forward recursion (``x``: the frame's emissions and which samples are
-    still within their length; ``consts``: the allowed skips and -inf)."""
-    emit, active = x
+def _alpha_step(xp: Any, state: tuple, x: tuple[Any, ...], consts: tuple[Any, ...]) -> tuple:
+    """One frame of the forward recursion. ``state``: the blank states b_0..b_S (the blank
+    before label s; b_S after the last) and the label states e_0..e_{S-1}; ``x``: the frame's
+    emissions (blank, labels) and which samples are still within their input length;
+    ``consts``: where a label may be reached from the previous label directly, and -inf."""
+    b, e = state
+    blank_emit, label_emit, active = x
     skip, neg = consts
-    one = _shift(xp, alpha, 1, neg)
-    two = xp.where(skip, _shift(xp, alpha, 2, neg), neg)
-    new = emit + _log_add_exp(xp, _log_add_exp(xp, alpha, one), two)
-    return xp.where(active[:, None], new, alpha)
+    pad = xp.broadcast_to(neg, (e.shape[0], 1))
+    new_b = blank_emit[:, None] + _log_add_exp(xp, b, xp.concat([pad, e], axis=-1))
+    direct = xp.where(skip, _shift(xp, e, 1, neg), neg)
+    new_e = label_emit + _log_add_exp(xp, _log_add_exp(xp, e, b[:, :-1]), direct)
+    keep = active[:, None]
+    return xp.where(keep, new_b, b), xp.where(keep, new_e, e)
 
 
-def _beta_step(xp: Any, beta: Any, x: tuple[Any, ...], consts: tuple[Any, ...]) -> Any:
+def _beta_step(xp: Any, state: tuple, x: tuple[Any, ...], consts: tuple[Any, ...]) -> tuple:
     """One frame of the backward recursion, frames in reverse: a sample starts from its end
-    states at its last frame and is -inf past it."""
-    emit, active, frame = x
-    skip_from, end, last_frame, neg = consts
-    one = _shift(xp, beta, -1, neg)
-    two = xp.where(skip_from, _shift(xp, beta, -2, neg), neg)
-    new = emit + _log_add_exp(xp, _log_add_exp(xp, beta, one), two)
-    new = xp.where((frame == last_frame)[:, None], emit + end, new)
-    return xp.where(active[:, None], new, neg)
+    states at its last frame (the final blank, or the last label) and is -inf past it."""
+    b, e = state
+    blank_emit, label_emit, active, frame = x
+    skip_next, end_b, end_e, last_frame, neg = consts
+    pad = xp.broadcast_to(neg, (e.shape[0], 1))
+    new_b = blank_emit[:, None] + _log_add_exp(xp, b, xp.concat([e, pad], axis=-1))
+    direct = xp.where(skip_next, _shift(xp, e, -1, neg), neg)
+    new_e = label_emit + _log_add_exp(xp, _log_add_exp(xp, e, b[:, 1:]), direct)
+    at_end = (frame == last_frame)[:, None]
+    new_b = xp.where(at_end, blank_emit[:, None] + end_b, new_b)
+    new_e = xp.where(at_end, label_emit + end_e, new_e)
+    keep = active[:, None]
+    return xp.where(keep, new_b, neg), xp.where(keep, new_e, neg)
 
 
 def _scan(
-    xp: Any, step: Callable[..., Any], carry: Any, xs: tuple[Any, ...], consts: tuple[Any, ...]
-) -> Any:
+    xp: Any, step: Callable[..., Any], carry: tuple, xs: tuple[Any, ...], consts: tuple[Any, ...]
+) -> tuple:
     """The carries of ``step(xp, carry, x, consts)`` over the leading axis of every array in
-    ``xs``, stacked on a new leading axis: ``lax.scan`` on JAX (one compiled step), a loop
-    elsewhere."""
-    if library(xs[0]) == "jax" or library(carry) == "jax":
+    ``xs``, each part of the carry stacked on a new leading axis: ``lax.scan`` on JAX (one
+    compiled step), a loop elsewhere."""
+    if library(xs[0]) == "jax":
         import jax
 
         def body(c: Any, x: Any) -> Any:
@@ -123,15 +136,16 @@ def _scan(
     for x in zip(*(xp.unstack(x, axis=0) for x in xs), strict=True):
         carry = step(xp, carry, x, consts)
         out.append(carry)
-    return xp.stack(out, axis=0)
+    return tuple(xp.stack(parts, axis=0) for parts in zip(*out, strict=True))
 
 
 class _Lattice:
-    """The extended targets of a batch and the per-frame log-probabilities along them.
+    """The CTC lattice of a batch: the blank states (S + 1 per frame) and the label states
+    (S per frame) of each target, with the per-frame log-probabilities along them.
 
-    ``log_probs`` is (N, T, C), ``targets`` (N, S), lengths (N,). The extended target of a
-    sample has a blank at every even position and its labels at the odd ones, padded to 2S + 1
-    with blanks (so that no padding value is ever used as an index).
+    ``log_probs`` is (N, T, C), ``targets`` (N, S), lengths (N,). Labels past a target's
+    length are read as the blank (so that no padding value is ever used as an index); no
+    alignment ends there.
     """
 
     def __init__(
@@ -140,91 +154,93 @@ class _Lattice:
     ) -> None:  # fmt: skip
         n, t, _ = log_probs.shape
         s = targets.shape[1]
-        self.xp, self.n, self.t = xp, n, t
-        self.width = 2 * s + 1
+        self.xp, self.n, self.t, self.s = xp, n, t, s
         where = device(log_probs)
         index = xp.arange(s, device=where)
         live = index[None, :] < target_lengths[:, None]
-        labels = xp.where(live, targets, xp.full_like(targets, blank))
-        self.ext = ext = _extended(xp, labels, blank)
-        positions = xp.arange(self.width, device=where)
-        # a skip from s - 2 to s: l'_s a label, different from l'_{s-2}
-        previous = _shift(xp, ext, 2, xp.asarray(blank, dtype=ext.dtype, device=where))
-        self.skip = (ext != blank) & (ext != previous) & (positions[None, :] >= 2)
-        self.emit = xp.take_along_axis(
-            log_probs, xp.broadcast_to(ext[:, None, :], (n, t, self.width)), axis=2
-        )  # (N, T, 2S+1): lp[t, l'_s]
+        self.labels = labels = xp.where(live, targets, xp.full_like(targets, blank))
+        # a label reached from the previous label directly: a different one (a repeat needs
+        # the blank between)
+        previous = _shift(xp, labels, 1, xp.asarray(blank, dtype=labels.dtype, device=where))
+        self.skip = (labels != previous) & (index[None, :] >= 1)
+        self.blank_emit = log_probs[:, :, blank]  # (N, T)
+        self.label_emit = xp.take_along_axis(
+            log_probs, xp.broadcast_to(labels[:, None, :], (n, t, s)), axis=2
+        )  # (N, T, S): lp[t, l_s]
         frames = xp.arange(t, device=where)
         self.active = frames[:, None] < input_lengths[None, :]  # (T, N)
-        self.last = 2 * target_lengths  # the final blank; the final label sits before it
         self.input_lengths = input_lengths
         self.target_lengths = target_lengths
         self.neg_inf = const(xp, NEG_INF, log_probs)
 
-    def start(self) -> Any:
-        """alpha before the first frame: log 1 at position 0, -inf elsewhere, (N, 2S+1)."""
+    def _frames(self, reverse: bool = False) -> tuple[Any, Any, Any]:
+        """The emissions (blank (T, N), labels (T, N, S)) and the active mask, time first."""
         xp = self.xp
-        positions = xp.arange(self.width, device=device(self.emit))
-        first = xp.broadcast_to(positions[None, :] == 0, (self.n, self.width))
-        zero = const(xp, 0.0, self.emit)
-        return xp.where(first, zero, self.neg_inf)
+        parts = (xp.moveaxis(self.blank_emit, 1, 0), xp.moveaxis(self.label_emit, 1, 0),
+                 self.active)  # fmt: skip
+        return tuple(xp.flip(p, axis=0) for p in parts) if reverse else parts
 
-    def alphas(self) -> Any:
-        """The forward variables alpha_t(s) for every frame, (T, N, 2S+1); a sample's last
-        frame's values carry on unchanged past its length."""
-        xs = (self.xp.moveaxis(self.emit, 1, 0), self.active)
-        return _scan(self.xp, _alpha_step, self.start(), xs, (self.skip, self.neg_inf))
+    def start(self) -> tuple[Any, Any]:
+        """The states before the first frame: log 1 in b_0, -inf elsewhere."""
+        xp = self.xp
+        first = xp.arange(self.s + 1, device=device(self.label_emit))[None, :] == 0
+        b = xp.where(xp.broadcast_to(first, (self.n, self.s + 1)), 0.0, self.neg_inf)
+        return xp.astype(b, self.label_emit.dtype), xp.full_like(self.label_emit[:, 0, :],
+                                                                 NEG_INF)  # fmt: skip
 
-    def log_likelihood(self, alphas: Any) -> Any:
+    def alphas(self) -> tuple[Any, Any]:
+        """The forward variables of the blank and the label states for every frame, (T, N,
+        S + 1) and (T, N, S); a sample's values carry on unchanged past its length."""
+        consts = (self.skip, self.neg_inf)
+        return _scan(self.xp, _alpha_step, self.start(), self._frames(), consts)
+
+    def log_likelihood(self, alphas: tuple[Any, Any]) -> Any:
         """log p(target | log_probs) per sample from the forward variables, (N,)."""
         xp = self.xp
-        final = alphas[-1, ...] if self.t else self.start()
-        end = xp.take_along_axis(final, self.last[:, None], axis=1)[:, 0]
-        before = xp.take_along_axis(final, xp.maximum(self.last - 1, 0)[:, None], axis=1)[:, 0]
-        before = xp.where(self.target_lengths > 0, before, self.neg_inf)
-        return _log_add_exp(xp, end, before)
+        b, e = (alphas[0][-1, ...], alphas[1][-1, ...]) if self.t else self.start()
+        lengths = self.target_lengths
+        end = xp.take_along_axis(b, lengths[:, None], axis=1)[:, 0]
+        if self.s == 0:
+            return end
+        before = xp.take_along_axis(e, xp.maximum(lengths - 1, 0)[:, None], axis=1)[:, 0]
+        return _log_add_exp(xp, end, xp.where(lengths > 0, before, self.neg_inf))
 
-    def betas(self) -> Any:
-        """The backward variables beta_t(s) (lp[t, l'_s] included), (T, N, 2S+1); -inf past a
-        sample's length."""
-        xp, neg = self.xp, self.neg_inf
-        positions = xp.arange(self.width, device=device(self.emit))[None, :]
-        ends = (positions == self.last[:, None]) | (
-            (positions == self.last[:, None] - 1) & (self.target_lengths[:, None] > 0)
-        )
-        end = xp.where(ends, xp.zeros_like(self.emit[:, 0, :]), neg)
-        skip_from = _shift(xp, self.skip, -2, xp.asarray(False, device=device(self.emit)))
-        frames = xp.arange(self.t, device=device(self.emit))
-        xs = (
-            xp.flip(xp.moveaxis(self.emit, 1, 0), axis=0),
-            xp.flip(self.active, axis=0),
-            xp.flip(frames, axis=0),
-        )
-        consts = (skip_from, end, self.input_lengths - 1, neg)
-        start = xp.full_like(self.emit[:, 0, :], NEG_INF)
-        return xp.flip(_scan(xp, _beta_step, start, xs, consts), axis=0)
+    def betas(self) -> tuple[Any, Any]:
+        """The backward variables of the blank and the label states (lp[t] of the state
+        included), (T, N, S + 1) and (T, N, S); -inf past a sample's length."""
+        xp, neg, lengths = self.xp, self.neg_inf, self.target_lengths
+        where = device(self.label_emit)
+        zero = const(xp, 0.0, self.label_emit)
+        end_b = xp.where(xp.arange(self.s + 1, device=where)[None, :] == lengths[:, None],
+                         zero, neg)  # fmt: skip
+        end_e = xp.where(xp.arange(self.s, device=where)[None, :] == lengths[:, None] - 1,
+                         zero, neg)  # fmt: skip
+        skip_next = _shift(xp, self.skip, -1, xp.asarray(False, device=where))
+        frames = xp.flip(xp.arange(self.t, device=where), axis=0)
+        consts = (skip_next, end_b, end_e, self.input_lengths - 1, neg)
+        start = tuple(xp.full_like(x, NEG_INF) for x in self.start())
+        flipped = _scan(xp, _beta_step, start, (*self._frames(reverse=True), frames), consts)
+        return xp.flip(flipped[0], axis=0), xp.flip(flipped[1], axis=0)
 
-    def occupancy(self, alphas: Any, betas: Any, log_likelihood: Any) -> Any:
-        """gamma[n, t, s]: the posterior probability that an alignment is at position s of
-        the extended target at frame t, (N, T, 2S+1); 0 where no alignment exists."""
+    def occupancy(self, log_likelihood: Any) -> Any:
+        """gamma[n, t, c]: the posterior probability that an alignment emits class c at
+        frame t, (N, T, C) for C classes (``log_probs``'s); 0 where no alignment exists."""
         xp = self.xp
-        alphas = xp.where(self.active[:, :, None], alphas, self.neg_inf)  # -inf past a length
-        both = alphas + betas  # (T, N, 2S+1), each with lp[t, l'_s] once too many
-        emit = xp.moveaxis(self.emit, 1, 0)
-        possible = log_likelihood > NEG_INF
-        log_gamma = both - emit - log_likelihood[None, :, None]
-        keep = (both > NEG_INF) & possible[None, :, None]
-        gamma = xp.where(keep, xp.exp(xp.where(keep, log_gamma, xp.zeros_like(log_gamma))), 0.0)
-        return xp.moveaxis(gamma, 0, 1)
+        possible = (log_likelihood > NEG_INF)[None, :, None]
+        inside = self.active[:, :, None]
 
+        def posterior(alpha: Any, beta: Any, emit: Any) -> Any:
+            # alpha and beta both hold the frame's emission: it is taken out once
+            both = xp.where(inside, alpha, self.neg_inf) + beta
+            keep = (both > NEG_INF) & possible
+            log_gamma = xp.where(keep, both - emit - log_likelihood[None, :, None], 0.0)
+            return xp.where(keep, xp.exp(log_gamma), 0.0)
 
-def _extended(xp: Any, labels: Any, blank: int) -> Any:
-    """The extended targets (N, 2S + 1): the blank at even positions, ``labels`` (N, S) at
-    the odd ones."""
-    n, s = labels.shape
-    blanks = xp.full((n, s + 1), blank, dtype=labels.dtype, device=device(labels))
-    pairs = xp.stack([blanks[:, :s], labels], axis=-1)  # (blank, label) per position
-    return xp.concat([xp.reshape(pairs, (n, 2 * s)), blanks[:, s:]], axis=-1)
+        (alpha_b, alpha_e), (beta_b, beta_e) = self.alphas(), self.betas()
+        blank_emit, label_emit, _ = self._frames()
+        gamma_b = xp.sum(posterior(alpha_b, beta_b, blank_emit[:, :, None]), axis=-1)  # (T, N)
+        gamma_e = xp.moveaxis(posterior(alpha_e, beta_e, label_emit), 0, 1)  # (N, T, S)
+        return gamma_b, gamma_e
 
 
 def ctc_parts(
@@ -234,19 +250,14 @@ def ctc_parts(
     one backward recursion; gamma is 0 where the log-likelihood is -inf or above 0 (where the
     loss is clamped: its derivative is 0 there too)."""
     lattice = _Lattice(xp, log_probs, targets, input_lengths, target_lengths, blank)
-    alphas, betas = lattice.alphas(), lattice.betas()
-    log_likelihood = lattice.log_likelihood(alphas)
-    gamma = _per_class(xp, lattice.occupancy(alphas, betas, log_likelihood), lattice.ext,
-                       log_probs.shape[-1])  # fmt: skip
+    log_likelihood = lattice.log_likelihood(lattice.alphas())
+    gamma_b, gamma_e = lattice.occupancy(log_likelihood)
+    classes = xp.arange(log_probs.shape[-1], device=device(log_probs))
+    one_hot = xp.astype(lattice.labels[:, :, None] == classes[None, None, :], log_probs.dtype)
+    is_blank = xp.astype(classes == blank, log_probs.dtype)
+    gamma = xp.matmul(gamma_e, one_hot) + xp.moveaxis(gamma_b, 0, 1)[:, :, None] * is_blank
     kept = (log_likelihood <= 0)[:, None, None]
     return log_likelihood, xp.where(kept, gamma, xp.zeros_like(gamma))
-
-
-def _per_class(xp: Any, gamma: Any, ext: Any, n_classes: int) -> Any:
-    """Sum gamma (N, T, 2S+1) over the positions that hold each class: (N, T, C)."""
-    classes = xp.arange(n_classes, device=device(gamma))
-    one_hot = xp.astype(ext[:, :, None] == classes[None, None, :], gamma.dtype)
-    return xp.matmul(gamma, one_hot)
 
 
 # ---- the loss ---------------------------------------------------------------------------------
