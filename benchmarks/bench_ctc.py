@@ -42,12 +42,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
+from _timing import interleaved_medians
 
 Row = tuple[str, str, float, float, str]  # name, peer, ours (ms), peer (ms), goal
 
@@ -59,19 +59,6 @@ def ratio_goal(most: float, ours: float, peer: float) -> str:
 def time_goal(most_ms: float, ours: float) -> str:
     most = f"{most_ms / 1e3:g} s" if most_ms >= 1e3 else f"{most_ms:g} ms"
     return f"< {most}: {'met' if ours < most_ms else 'missed'}"
-
-
-def timed(fns: Sequence[Callable[[], object]], repeats: int) -> list[float]:
-    """Median milliseconds of each function, interleaved, after one warm-up call of each."""
-    for fn in fns:
-        fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - start)
-    return [statistics.median(t) * 1e3 for t in times]
 
 
 def ctc_inputs(
@@ -153,7 +140,7 @@ def torch_rows(args: argparse.Namespace) -> list[Row]:
         check(f"{name} loss", value.numpy(), ref_value.numpy(), LOSS_RTOL)
         batch_major = grad if grad.shape == ref_grad.shape else grad.transpose(1, 0, 2)
         check(f"{name} grad", batch_major, ref_grad, GRAD_RTOL)
-    t_native, *times = timed([native, *cases.values()], args.repeats)
+    t_native, *times = interleaved_medians([native, *cases.values()], args.repeats)
     goals = [ratio_goal(1.0, times[0], t_native), "", "", ""]  # the module's default path
     return [
         (name, "F.ctc_loss", t_ours, t_native, goal)
@@ -203,7 +190,7 @@ def jax_rows(args: argparse.Namespace) -> list[Row]:
     (v_ours, g_ours), (v_peer, g_peer) = run(ours)(), run(peer)()
     check("lossatlas.ctc_loss loss", np.asarray(v_ours), np.asarray(v_peer), LOSS_RTOL)
     check("lossatlas.ctc_loss grad", np.asarray(g_ours), np.asarray(g_peer), GRAD_RTOL)
-    t_ours, t_peer = timed([run(ours), run(peer)], args.repeats)
+    t_ours, t_peer = interleaved_medians([run(ours), run(peer)], args.repeats)
     rows: list[Row] = [
         (
             "lossatlas.ctc_loss, jit(value_and_grad)",
@@ -226,7 +213,9 @@ def jax_rows(args: argparse.Namespace) -> list[Row]:
             (f"compile at T = {t} (lower + compile)", "optax.ctc_loss", compile_s[0] * 1e3,
              compile_s[1] * 1e3, time_goal(10_000, compile_s[0] * 1e3))
         )  # fmt: skip
-        t_big = timed([lambda f=f: jax.block_until_ready(f(*big)) for f in compiled], args.repeats)
+        t_big = interleaved_medians(
+            [lambda f=f: jax.block_until_ready(f(*big)) for f in compiled], args.repeats
+        )
         rows.append((f"lossatlas.ctc_loss at T = {t}", "optax.ctc_loss", *t_big, ""))
     return rows
 
@@ -286,7 +275,7 @@ def edit_rows(args: argparse.Namespace) -> list[Row]:
         expected = loop()
         check(f"edit_distance, {form}", ours(), expected, rtol=0)
         check(f"cpdist, {form}", batch(), expected, rtol=0)
-        t_ours, t_loop, t_batch = timed([ours, loop, batch], args.repeats)
+        t_ours, t_loop, t_batch = interleaved_medians([ours, loop, batch], args.repeats)
         name = f"edit_distance, {form}"
         rows.append((name, "Levenshtein.distance loop", t_ours, t_loop, time_goal(1000, t_ours)))
         rows.append((name, "process.cpdist", t_ours, t_batch, ""))

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 from _memory import reset_peak, resident_kb
+from _timing import interleaved_medians
 
 import lossatlas as la
 from lossatlas import gbm
@@ -154,19 +155,6 @@ def timed(train: Callable[[int], Model], rounds: int) -> tuple[float, float, Mod
     seconds = time.perf_counter() - start
     peak = float("nan") if before is None else (resident_kb("VmHWM") - before) / 1024
     return seconds, peak, model
-
-
-def median_ms(fns: list[Callable[[], Any]], repeats: int) -> list[float]:
-    """Interleaved medians (ms) of argument-free calls, after one warm-up each."""
-    for fn in fns:
-        fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            times[i].append(time.perf_counter() - start)
-    return [statistics.median(t) * 1e3 for t in times]
 
 
 # ---- XGBoost ---------------------------------------------------------------------------------
@@ -527,7 +515,9 @@ def run_case(case: Case, args: argparse.Namespace) -> dict[str, Any]:
     handwritten = statistics.median(times[2]) if len(sides) > 2 else None
     a, b = (np.asarray(case.raw_score(m), dtype=np.float64) for m in models[:2])
     diff = float(np.max(np.abs(a - b)))
-    objective_ms, bare_ms = median_ms([case.objective_round, case.bare_round], args.obj_repeats)
+    objective_ms, bare_ms = interleaved_medians(
+        [case.objective_round, case.bare_round], args.obj_repeats
+    )
     if args.profile:
         profile_round(case)
     result = {

@@ -15,7 +15,8 @@ pytest.importorskip("rapidfuzz")
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ctc.py"
 
 
-def test_bench_ctc_runs_at_a_toy_size(capsys):
+def test_bench_ctc_runs_at_a_toy_size(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH.parent))  # its shared helpers (_timing)
     spec = importlib.util.spec_from_file_location("bench_ctc", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

@@ -6,12 +6,16 @@ blank, that collapses to l once repeats are merged and blanks dropped. The loss 
 
     ctc(lp, l) = -log sum over alignments pi of prod_t exp(lp[t, pi_t])
 
-computed by the forward recursion of Graves et al. over the extended target l' (l with a
-blank before, between and after its labels; length 2S + 1): alpha_t(s) = lp[t, l'_s] +
-logsumexp(alpha_{t-1}(s), alpha_{t-1}(s-1), alpha_{t-1}(s-2)), the last term only where
-l'_s is a label different from l'_{s-2}. It runs in log space, vectorised over the batch and
-the label positions; over time it is a Python loop on NumPy and torch and a ``lax.scan`` on
-JAX (under ``jit`` one step is compiled, not T).
+computed by the forward recursion of Graves et al. over the extended target (l with a blank
+before, between and after its labels), kept as S + 1 blank states b(s) (the blank before
+label s, b(S) after the last) and S label states e(s):
+
+    b_t(s) = lp[t, blank] + logsumexp(b_{t-1}(s), e_{t-1}(s-1))
+    e_t(s) = lp[t, l_s] + logsumexp(e_{t-1}(s), b_{t-1}(s), e_{t-1}(s-1) if l_s != l_{s-1})
+
+from b(0) = log 1; log p = logsumexp(b_T(S), e_T(S - 1)). It runs in log space, vectorised
+over the batch and the label positions; over time it is a Python loop on NumPy and torch and
+a ``lax.scan`` on JAX (under ``jit`` one step is compiled, not T).
 
 Derivatives. The loss is a log-partition function of the path weights, so with respect to a
 free log_probs its gradient is minus the posterior occupancy gamma[t, c] (the probability that
@@ -34,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ._loss import Loss
+from ._loss import QUIET_NUMPY, Loss
 from ._reduce import Unreduced
 from ._registry import register
 from ._spec import BoostingHessian, Curve, Input, LossSpec, Param, Probe, Properties
@@ -363,9 +367,6 @@ class CTCLoss(Loss):
         sampler=lambda rng, shape, p: _sample(rng, shape, p),  # defined below
     )
 
-    def __init__(self) -> None:
-        super().__init__()
-
     # ---- validation of what depends on the lengths ----------------------------------------
     def _check_inputs(self, xp: Any, inputs: dict[str, Any], params: dict[str, Any],
                       bindings: dict[str, Any]) -> None:  # fmt: skip
@@ -411,18 +412,14 @@ class CTCLoss(Loss):
 
     # ---- kernels ------------------------------------------------------------------------------
     def definition(self, call: Any) -> Unreduced:
-        return self._unreduced(call.xp, *call.arrays(), **call.params)
+        xp, blank, zero_infinity = call.xp, call.params["blank"], call.params["zero_infinity"]
 
-    def _unreduced(
-        self, xp: Any, log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any,
-        *, blank: int, zero_infinity: bool,
-    ) -> Unreduced:  # fmt: skip
         def losses(*flat: Any) -> Any:
             lattice = _Lattice(xp, *flat, blank)
-            return negative_log_likelihood(xp, lattice.log_likelihood(lattice.alphas()),
-                                           zero_infinity)  # fmt: skip
+            log_likelihood = lattice.log_likelihood(lattice.alphas())
+            return negative_log_likelihood(xp, log_likelihood, zero_infinity)
 
-        return ctc_unreduced(xp, (log_probs, targets, input_lengths, target_lengths), losses)
+        return ctc_unreduced(xp, call.arrays(), losses)
 
     def grad(self, *arrays: Any, **params: Any) -> Any:
         """d loss_n / d log_probs per sample: minus the posterior occupancy, (*b, T, C); 0 on
@@ -434,22 +431,13 @@ class CTCLoss(Loss):
         return self._derivative(arrays, params, hess=True)
 
     def _derivative(self, arrays: tuple[Any, ...], params: dict[str, Any], hess: bool) -> Any:
-        from ._loss import QUIET_NUMPY
-
         call = self.validate(*arrays, **params)
-        xp = call.xp
+        xp, log_probs = call.xp, call.inputs["log_probs"]
+        flat, _ = _flat(xp, call.arrays())
         with QUIET_NUMPY():
-            result = self._occupancy_derivative(xp, *call.arrays(), hess=hess, **call.params)
-        return self._cast_out(call, result)
-
-    def _occupancy_derivative(
-        self, xp: Any, log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any,
-        *, blank: int, zero_infinity: bool, hess: bool,
-    ) -> Any:  # fmt: skip
-        flat, _ = _flat(xp, (log_probs, targets, input_lengths, target_lengths))
-        gamma = ctc_parts(xp, *flat, blank)[1]
+            gamma = ctc_parts(xp, *flat, call.params["blank"])[1]
         out = gamma * gamma - gamma if hess else -gamma
-        return xp.reshape(out, log_probs.shape)
+        return self._cast_out(call, xp.reshape(out, log_probs.shape))
 
 
 def ctc_unreduced(xp: Any, arrays: tuple[Any, ...], losses: Callable[..., Any]) -> Unreduced:
