@@ -32,8 +32,11 @@ def ctc_inputs(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """torch's forms as the core's: time-major (T, N, C) log-probabilities as a batch-major
     view, one (T, C) sample as a batch of one, concatenated targets padded to (N, S)."""
-    if not isinstance(log_probs, Tensor):
-        raise LossInputError("ctc_loss", "log_probs", "a torch tensor", describe(log_probs))
+    if not isinstance(log_probs, Tensor) or log_probs.ndim not in (2, 3):
+        raise LossInputError(
+            "ctc_loss", "log_probs", "a torch tensor (T, N, C), or (T, C) for one sample",
+            describe(log_probs),
+        )  # fmt: skip
     lp = log_probs.transpose(0, 1) if batched else log_probs[None]
     n, device = lp.shape[0], lp.device
     input_lengths = _lengths("input_lengths", input_lengths, n, device)
