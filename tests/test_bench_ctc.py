@@ -6,12 +6,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("torch")
-pytest.importorskip("optax")
-pytest.importorskip("rapidfuzz")
-
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ctc.py"
 
 
