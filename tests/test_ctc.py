@@ -466,6 +466,11 @@ def test_float32_loss_is_never_negative():
             assert got.dtype == np.float32
             assert got[0] >= 0.0 and got[0] < 1e-4
         assert np.all(np.isfinite(la.ctc_loss.grad(*args).numpy()))
+        # the torch module's native path clamps torch's kernel too, its gradient kept finite
+        leaf = lp.clone().requires_grad_(True)
+        native = lt.CTCLoss(reduction="sum")(leaf.transpose(0, 1), *args[1:])
+        (grad,) = torch.autograd.grad(native, leaf)
+        assert native.item() >= 0.0 and torch.isfinite(grad).all()
 
 
 # ---- JAX: scan, not an unrolled loop ------------------------------------------------------------

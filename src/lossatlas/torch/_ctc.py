@@ -88,7 +88,9 @@ def native_ctc(
         reduction="none",
         zero_infinity=call.params["zero_infinity"],
     ).reshape(batch)
-    values = torch.where(values < 0, torch.zeros_like(values), values)
-    scale = 1.0 / target_lengths.clamp(min=1).to(values.dtype)
+    values = values.clamp(min=0)  # its backward passes a loss of exactly 0 (input >= min)
+    scale = None
+    if reduction in ("mean", "sum_by_nonzero_weights"):
+        scale = target_lengths.clamp(min=1).to(values.dtype).reciprocal()
     out = loss.reduce(call, Unreduced(values, mean_scale=scale), reduction)
     return out if out.dtype == call.out_dtype else out.to(call.out_dtype)
