@@ -25,15 +25,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _memory import reset_peak, resident_kb
+from _memory import peak_in_a_fresh_process, reset_peak, resident_kb
 
 from lossatlas.torch import linear_cross_entropy
 
@@ -94,17 +92,6 @@ def peak_mb(fn: Case, h: torch.Tensor, w: torch.Tensor, y: torch.Tensor) -> floa
     return float("nan") if before is None else (resident_kb("VmHWM") - before) / 1024
 
 
-def memory_in_a_fresh_process(name: str, argv: list[str]) -> float:
-    done = subprocess.run(
-        [sys.executable, __file__, *argv, "--memory-of", name],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).parent,
-    )
-    return float(done.stdout.strip().splitlines()[-1])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=4096)
@@ -150,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             times[name].append(run_once(fn, h, w, y))
     del h, w, y
     ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
-    mem = {name: memory_in_a_fresh_process(name, shared) for name in fns}
+    mem = {name: peak_in_a_fresh_process(__file__, [*shared, "--memory-of", name]) for name in fns}
     print(
         "| implementation | ms | time vs naive | peak MB | memory vs naive "
         f"| peak without the gradients ({grads_mb:.0f} MB) MB | vs naive |"

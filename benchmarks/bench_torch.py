@@ -28,16 +28,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _memory import reset_peak, resident_kb
+from _memory import peak_in_a_fresh_process, reset_peak, resident_kb
 
 import lossatlas as la
 
@@ -221,19 +219,6 @@ def torch_ce_with_options(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ce + CE_OPTIONS["z_loss"] * torch.logsumexp(capped, dim=-1).square().mean()
 
 
-def memory_in_a_fresh_process(row: str, which: str, argv: list[str]) -> float:
-    """The peak memory of one case, measured in a new interpreter (the allocator of this one
-    keeps what earlier cases freed, which would hide a later case's peak)."""
-    done = subprocess.run(
-        [sys.executable, __file__, *argv, "--memory-of", row, which],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).parent,
-    )
-    return float(done.stdout.strip().splitlines()[-1])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000_000)
@@ -294,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
                 times[i].append(run_once(fn, pred, target))
         t_ours, t_ref = (statistics.median(t) * 1e3 for t in times)
         del pred, target, var
-        m_ours = memory_in_a_fresh_process(name, "ours", shared)
-        m_ref = memory_in_a_fresh_process(name, "ref", shared)
+        m_ours = peak_in_a_fresh_process(__file__, [*shared, "--memory-of", name, "ours"])
+        m_ref = peak_in_a_fresh_process(__file__, [*shared, "--memory-of", name, "ref"])
         rows.append((name, ref_name, t_ours, t_ref, m_ours, m_ref))
         print(f"  {name}: {t_ours:.1f} ms vs {t_ref:.1f} ms", file=sys.stderr)
 

@@ -226,9 +226,10 @@ class _Lattice:
         flipped = _scan(xp, _beta_step, start, (*self._frames(reverse=True), frames), consts)
         return xp.flip(flipped[0], axis=0), xp.flip(flipped[1], axis=0)
 
-    def occupancy(self, log_likelihood: Any) -> Any:
-        """gamma[n, t, c]: the posterior probability that an alignment emits class c at
-        frame t, (N, T, C) for C classes (``log_probs``'s); 0 where no alignment exists."""
+    def occupancy(self, alphas: tuple[Any, Any], log_likelihood: Any) -> Any:
+        """The posterior probabilities that an alignment is in a blank state at frame t
+        (summed over them: (T, N)) and in each label state ((N, T, S)), from the forward
+        variables ``alphas`` and one backward recursion; 0 where no alignment exists."""
         xp = self.xp
         possible = (log_likelihood > NEG_INF)[None, :, None]
         inside = self.active[:, :, None]
@@ -240,7 +241,7 @@ class _Lattice:
             log_gamma = xp.where(keep, both - emit - log_likelihood[None, :, None], 0.0)
             return xp.where(keep, xp.exp(log_gamma), 0.0)
 
-        (alpha_b, alpha_e), (beta_b, beta_e) = self.alphas(), self.betas()
+        (alpha_b, alpha_e), (beta_b, beta_e) = alphas, self.betas()
         blank_emit, label_emit, _ = self._frames()
         gamma_b = xp.sum(posterior(alpha_b, beta_b, blank_emit[:, :, None]), axis=-1)  # (T, N)
         gamma_e = xp.moveaxis(posterior(alpha_e, beta_e, label_emit), 0, 1)  # (N, T, S)
@@ -254,8 +255,9 @@ def ctc_parts(
     one backward recursion; gamma is 0 where the log-likelihood is -inf or above 0 (where the
     loss is clamped: its derivative is 0 there too)."""
     lattice = _Lattice(xp, log_probs, targets, input_lengths, target_lengths, blank)
-    log_likelihood = lattice.log_likelihood(lattice.alphas())
-    gamma_b, gamma_e = lattice.occupancy(log_likelihood)
+    alphas = lattice.alphas()
+    log_likelihood = lattice.log_likelihood(alphas)
+    gamma_b, gamma_e = lattice.occupancy(alphas, log_likelihood)
     classes = xp.arange(log_probs.shape[-1], device=device(log_probs))
     one_hot = xp.astype(lattice.labels[:, :, None] == classes[None, None, :], log_probs.dtype)
     is_blank = xp.astype(classes == blank, log_probs.dtype)
