@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,15 +27,22 @@ def reset_peak() -> int | None:
         return None
 
 
-def peak_in_a_fresh_process(script: str, argv: list[str]) -> float:
+def peak_in_a_fresh_process(script: str, argv: list[str], *, mmap_all: bool = False) -> float:
     """The peak memory of one case, measured by running ``script`` again with ``argv`` (its
     ``--memory-of`` mode, which prints the peak last) in a new interpreter: the allocator of
-    this one keeps what earlier cases freed, which would hide a later case's peak."""
+    this one keeps what earlier cases freed, which would hide a later case's peak.
+
+    ``mmap_all``: glibc's malloc serves every block of 128 kB or more by mmap, so that a freed
+    block goes back to the system (by default, once a block of up to 32 MB has been freed, the
+    threshold rises past it and such blocks stay in the heap: a case whose temporaries are a
+    few MB each would then show no rise at all after its warm-up call)."""
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)} if mmap_all else None
     done = subprocess.run(
         [sys.executable, script, *argv],
         capture_output=True,
         text=True,
         check=True,
         cwd=Path(script).parent,
+        env=env,
     )
     return float(done.stdout.strip().splitlines()[-1])

@@ -53,8 +53,10 @@ ELEMENTWISE_LOSSES = [loss for loss in ALL_LOSSES if loss.spec.elementwise]
 
 def per_sample(loss: Loss) -> bool:
     """The loss has a value per sample (elementwise or over a class axis), not only over a
-    reduction of the whole batch (rmse)."""
-    return loss.probe(**loss.spec.drawn({})).batch is None
+    reduction of the whole batch (rmse). A structured loss always has its unreduced output,
+    even where its default is one value over the whole batch (lovasz_softmax's
+    per_image=False, whose probe takes each t as a batch of one image)."""
+    return structured(loss) or loss.probe(**loss.spec.drawn({})).batch is None
 
 
 def has_derivatives(loss: Loss) -> bool:
@@ -251,6 +253,12 @@ class Inputs:
     params: dict[str, Any] = field(default_factory=dict)
     class_axis: int | None = None  # the class axis of the first input, if it has one
     event_ndim: int = 0  # trailing axes of the first input per sample (CTC's T and C)
+    # a loss whose output is not the first input's shape less some axes (a segmentation
+    # loss: pred (N, *spatial, C), output (N, C) or (C,)): the output shape, from the spec's
+    # patterns, and how many leading axes of the inputs and the output index samples (1: N;
+    # 0: the output reduces the whole batch, which is then one sample)
+    out_shape: tuple[int, ...] | None = None
+    batch_ndim: int | None = None
 
     @property
     def names(self) -> list[str]:
@@ -293,7 +301,7 @@ class Inputs:
         """Apply ``f`` to the arrays that hold one value per sample: the inputs, and for an
         elementwise loss its array parameters (a class weight holds one per class)."""
         values = {k: f(v) for k, v in self.values.items()}
-        if self.class_axis is not None:
+        if self.class_axis is not None or self.out_shape is not None:
             return replace(self, values=values)
         g = _arrays_only(f)
         return replace(
@@ -310,6 +318,8 @@ class Inputs:
         return [*self.values.values(), *self.arrays, *self.array_params.values()]
 
     def output_shape(self) -> tuple[int, ...]:
+        if self.out_shape is not None:
+            return self.out_shape
         shape = tuple(np.shape(self.pred))
         if self.class_axis is None:
             return shape[: len(shape) - self.event_ndim]
@@ -317,7 +327,7 @@ class Inputs:
 
     def broadcast_arrays(self) -> Inputs:
         """Array parameters of an elementwise loss expanded to pred's shape."""
-        if self.class_axis is not None or self.event_ndim:
+        if self.class_axis is not None or self.event_ndim or self.out_shape is not None:
             return self
         shape = np.shape(self.pred)
         return replace(
@@ -329,7 +339,10 @@ class Inputs:
         )
 
     def flat(self) -> Inputs:
-        """The output axes flattened into one (a class axis moved last stays an axis)."""
+        """The output axes flattened into one (a class axis moved last stays an axis); inputs
+        with an explicit output shape already have one batch axis (or none) and stay."""
+        if self.out_shape is not None:
+            return self
         out = self.output_shape()
         n = int(np.prod(out)) if out else 1
 
@@ -375,8 +388,24 @@ def _dims(pattern: str, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(out)
 
 
+def structured(loss: Loss, params: dict[str, Any] | None = None) -> bool:
+    """The loss's output is not its first input's shape less a class axis or trailing event
+    axes: its output pattern names axes beyond a leading batch group (a segmentation loss:
+    pred "N *s C", output "N C", "C", "N" or "")."""
+    out = loss.spec.output_for(scalar_params(loss, params or {})).split()
+    return not out or not out[0].startswith("*")
+
+
+def scalar_params(loss: Loss, params: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters of a param set without its arrays (for the spec's lookups)."""
+    kinds = {p.name: p.kind for p in loss.spec.params}
+    return {k: v for k, v in loss_params(params).items() if kinds.get(k) != "array"}
+
+
 def class_axis_of(loss: Loss, params: dict[str, Any], ndim: int) -> int | None:
-    first = loss.spec.inputs[0]
+    if structured(loss, params):  # a class axis that the output keeps: no per-sample axis
+        return None
+    first = loss.spec.inputs_for(scalar_params(loss, params))[0]
     if not first.class_axis:
         return None
     return int(params.get("axis", -1)) % ndim
@@ -399,7 +428,10 @@ def split_params(
             else:
                 scalars[name] = value
             continue
-        full = _dims(p.shape.lstrip("~"), shape)
+        if structured(loss, params):
+            full = _structured_dims(loss, params, p.shape.lstrip("~"), shape)
+        else:
+            full = _dims(p.shape.lstrip("~"), shape)
         value = positive(rng, full if value == "full" else (*full[:-1], 1))
         if p.positional:
             arrays[name] = value
@@ -422,15 +454,21 @@ def sample_input(
     form: int = 0,
 ) -> np.ndarray:
     """One input sampled from its declared domain at the shape its pattern gives."""
-    item = loss.spec.input(name).forms[form]
-    domain = loss.spec.domain_of(name, loss_params(params)) if form == 0 else item.domain
+    declared = {i.name: i for i in loss.spec.inputs_for(scalar_params(loss, params))}
+    item = declared[name].forms[form]
+    domain = loss.spec.domain_of(name, scalar_params(loss, params)) if form == 0 else item.domain
     if domain == "nonnegative" and item.differentiable and item.class_axis:
         # a predicted measure (generalized_kl_divergence): 0 under target mass is an infinite
         # loss, so random predictions are positive (the edge tests hold the zeros)
         domain = "positive"
-    values = DOMAINS[domain].sample(rng, _dims(item.shape, shape), n_classes=N_CLASSES)
+    n_classes = N_CLASSES
+    dims = None
+    if structured(loss, params):
+        dims = _structured_dims(loss, params, item.shape, shape)
+        n_classes = _structured_sizes(loss, params, shape)["C"]
+    values = DOMAINS[domain].sample(rng, dims or _dims(item.shape, shape), n_classes=n_classes)
     ignore = params.get("ignore_index")
-    if DOMAINS[domain].index and ignore is not None:
+    if (DOMAINS[domain].index or DOMAINS[domain].ignorable) and ignore is not None:
         values = np.where(rng.random(values.shape) < 0.2, ignore, values)
     if item.class_axis and params.get("axis", -1) != -1:
         values = np.moveaxis(values, -1, params["axis"])
@@ -454,10 +492,60 @@ def make_inputs(
         }
     arrays, array_params, scalars = split_params(loss, params, rng, shape)
     first = next(iter(values.values()))
+    out_shape = batch_ndim = None
+    if structured(loss, params):
+        out_shape, batch_ndim = structured_output(loss, params, shape)
     return Inputs(
         values, arrays, array_params, scalars, class_axis_of(loss, params, np.ndim(first)),
-        event_ndim(loss),
+        event_ndim(loss), out_shape, batch_ndim,
     )  # fmt: skip
+
+
+SPATIAL = (3, 2)  # the spatial axes ("*s") of a structured loss's inputs
+
+
+def _structured_sizes(loss: Loss, params: dict[str, Any], shape: tuple[int, ...]) -> dict[str, Any]:
+    """The sizes of a structured loss's named axes for a requested output ``shape``: N is
+    shape[0] (the samples), C shape[1] for an output "N C" of a 2-D request ((8, 5)), else
+    N_CLASSES; "*s" is ``SPATIAL``."""
+    out = loss.spec.output_for(scalar_params(loss, params)).split()
+    sizes: dict[str, Any] = {"N": shape[0] if shape else 1, "C": N_CLASSES, "s": SPATIAL}
+    if out == ["N", "C"] and len(shape) == 2:
+        sizes["C"] = shape[1]
+    return sizes
+
+
+def _structured_dims(
+    loss: Loss, params: dict[str, Any], pattern: str, shape: tuple[int, ...]
+) -> tuple[int, ...]:
+    sizes = _structured_sizes(loss, params, shape)
+    dims: list[int] = []
+    for token in pattern.split():
+        if token.startswith("*"):
+            dims.extend(sizes[token[1:]])
+        elif token.isdigit():
+            dims.append(int(token))
+        else:
+            dims.append(sizes.get(token, 3))
+    return tuple(dims)
+
+
+def structured_output(
+    loss: Loss, params: dict[str, Any], shape: tuple[int, ...] = SHAPE
+) -> tuple[tuple[int, ...], int]:
+    """(the output shape, its leading sample axes: 1 for "N ...", else 0) of a structured
+    loss whose inputs ``make_inputs`` drew for the requested output ``shape``."""
+    pattern = loss.spec.output_for(scalar_params(loss, params))
+    dims = _structured_dims(loss, params, pattern, shape)
+    return dims, int(pattern.split()[:1] == ["N"])
+
+
+def output_shape_for(
+    loss: Loss, params: dict[str, Any], shape: tuple[int, ...] = SHAPE
+) -> tuple[int, ...]:
+    """The shape of the unreduced output of ``make_inputs(loss, params, shape=shape)``:
+    ``shape`` itself, but for a structured loss whose output pattern cannot take it."""
+    return structured_output(loss, params, shape)[0] if structured(loss, params) else shape
 
 
 def event_ndim(loss: Loss) -> int:
@@ -474,6 +562,8 @@ def random_weight(seed: int, shape: tuple[int, ...]) -> np.ndarray:
     """Non-negative weights with some exact zeros."""
     rng = np.random.default_rng(seed)
     w = rng.uniform(0.0, 2.0, size=shape)
+    if not shape:  # the one weight of a loss over the whole batch: a zero leaves no average
+        return np.asarray(w)
     return np.where(rng.random(shape) < 0.25, 0.0, w)
 
 
@@ -593,7 +683,10 @@ def standard_shape(shape: tuple[int, ...]) -> bool:
 def bucketed(flat: Inputs) -> Inputs:
     """Inputs flattened to one batch axis, padded (by repetition) to a length from a few fixed
     sizes. Eager JAX compiles every primitive once per shape; with a handful of shapes across
-    the whole suite those compilations are shared between tests instead of repeated."""
+    the whole suite those compilations are shared between tests instead of repeated. (A loss
+    over the whole batch is one sample: not padded.)"""
+    if flat.batch_ndim == 0:
+        return flat
     n = np.shape(flat.pred)[0]
     size = next((b for b in BUCKETS if b >= n), n)
     if n == 0 or size == n:
@@ -686,6 +779,8 @@ def autodiff_jax(
 
 def _unflatten(a: np.ndarray, n_out: int, inputs: Inputs) -> np.ndarray:
     """Undo ``flat`` and ``bucketed`` for an array of the first input's flattened shape."""
+    if inputs.out_shape is not None:  # padded samples lead (none over the whole batch)
+        return a[: inputs.out_shape[0]] if inputs.batch_ndim else a
     a = a[:n_out]
     shape = np.shape(inputs.pred)
     if inputs.class_axis is None:
@@ -740,6 +835,8 @@ def unreduced(loss: Loss, inputs: Inputs, backend: str, dtype: str = "float64") 
     if backend in ("jax", "jax_jit"):
         flat = bucketed(inputs.broadcast_arrays().flat())
         out = to_numpy(evaluate(loss, flat, backend, dtype, reduction="none"))
+        if inputs.out_shape is not None:  # the padded samples lead the output
+            return out[: out_shape[0]] if inputs.batch_ndim else out
         return out[: int(np.prod(out_shape))].reshape(out_shape)
     return to_numpy(evaluate(loss, inputs, backend, dtype, reduction="none"))
 
@@ -874,8 +971,13 @@ def probe_inputs(
         made = c.make(ts)
         values = {name: made[name] for name in loss.spec.input_names}
         first = values[loss.spec.input_names[0]]
+        out_shape = batch_ndim = None
+        if structured(loss, bound):  # the output's shape from the core's own bindings
+            call = loss.validate(*values.values(), **scalars, **arrays)
+            out_shape = tuple(call.output_shape)
+            batch_ndim = int(loss.spec.output_for(scalars).split()[:1] == ["N"])
         inputs = Inputs(values, (), arrays, scalars, class_axis_of(loss, bound, first.ndim),
-                        event_ndim(loss))  # fmt: skip
+                        event_ndim(loss), out_shape, batch_ndim)  # fmt: skip
         out.append((inputs, np.asarray(c.direction(ts)) if c.direction else None))
     return out
 

@@ -10,6 +10,7 @@ that is not the target being a masked class).
 ``ELEMENTWISE[name](x, y, **params)``: the loss of one element (pred x, target y).
 ``AXIS[name](z, y, **params)``: the loss of one sample (a list of scores z, a class index or a
 list of probabilities y).
+``BOXES[name](p, t, **params)``: the loss of one box pair (lists of 4 coordinates in fmt).
 
 A loss registered without a reference here fails ``test_every_loss_has_a_reference``.
 """
@@ -632,3 +633,273 @@ def ctc_loss(log_probs, target, *, blank, zero_infinity):
 
 
 SEQUENCE: dict[str, Callable[..., Any]] = {"ctc_loss": ctc_loss}
+
+
+# ---- boxes --------------------------------------------------------------------------------------
+def _box(b: list[Any], fmt: str) -> tuple[Any, ...]:
+    """(x1, y1, x2, y2, w, h) of a box given in ``fmt``."""
+    a, c, e, g = b
+    if fmt == "xyxy":
+        return a, c, e, g, e - a, g - c
+    if fmt == "xywh":
+        return a, c, a + e, c + g, e, g
+    return a - e / 2, c - g / 2, a + e / 2, c + g / 2, e, g
+
+
+def _ratio(num: Any, den: Any) -> Any:
+    """num / den, 0 where den is 0 (a 0/0 the kernels take as 0)."""
+    return mp.mpf(0) if den == 0 else num / den
+
+
+def _overlap_terms(
+    p: list[Any], t: list[Any], fmt: str, eps: Any, aspect: bool = False
+) -> dict[str, Any]:
+    """IoU, the GIoU penalty (|C| - U) / (|C| + eps), the DIoU penalty d^2 / (c^2 + eps) and
+    CIoU's v, of a predicted box p against a target box t, from the definitions."""
+    x1, y1, x2, y2, w, h = _box(p, fmt)
+    X1, Y1, X2, Y2, W, H = _box(t, fmt)
+    inter = max(min(x2, X2) - max(x1, X1), 0) * max(min(y2, Y2) - max(y1, Y1), 0)
+    union = w * h + W * H - inter
+    cw, ch = max(x2, X2) - min(x1, X1), max(y2, Y2) - min(y1, Y1)
+    d2 = ((x1 + x2) / 2 - (X1 + X2) / 2) ** 2 + ((y1 + y2) / 2 - (Y1 + Y2) / 2) ** 2
+    # CIoU's v (only where asked: atan2 at hundreds of digits is slow); atan2(0, 0) = 0
+    v = 4 / mp.pi**2 * (mp.atan2(W, H) - mp.atan2(w, h)) ** 2 if aspect else None
+    return {
+        "iou": _ratio(inter, union + eps),
+        "giou": _ratio(cw * ch - union, cw * ch + eps),
+        "diou": _ratio(d2, cw**2 + ch**2 + eps),
+        "v": v,
+    }
+
+
+def iou_loss(p, t, *, log, fmt, eps):
+    iou = _overlap_terms(p, t, fmt, eps)["iou"]
+    if log:  # UnitBox's -ln IoU, clamped at eps
+        return -mp.log(iou) if iou > eps else -mp.log(eps)
+    return 1 - iou
+
+
+def giou_loss(p, t, *, fmt, eps):
+    q = _overlap_terms(p, t, fmt, eps)
+    return 1 - q["iou"] + q["giou"]
+
+
+def diou_loss(p, t, *, fmt, eps):
+    q = _overlap_terms(p, t, fmt, eps)
+    return 1 - q["iou"] + q["diou"]
+
+
+def ciou_alpha(p, t, *, fmt, eps):
+    """CIoU's trade-off weight v / (1 - IoU + v + eps), a constant of the gradient."""
+    q = _overlap_terms(p, t, fmt, eps, aspect=True)
+    return _ratio(q["v"], 1 - q["iou"] + q["v"] + eps)
+
+
+def ciou_loss(p, t, *, fmt, eps, alpha=None):
+    """1 - IoU + d^2 / (c^2 + eps) + alpha v; alpha as given (held at the point where the
+    derivatives are taken) or computed here."""
+    q = _overlap_terms(p, t, fmt, eps, aspect=True)
+    if alpha is None:
+        alpha = _ratio(q["v"], 1 - q["iou"] + q["v"] + eps)
+    return 1 - q["iou"] + q["diou"] + alpha * q["v"]
+
+
+#: ``BOXES[name](pred, target, **params)``: the loss of one box pair (lists of 4 coordinates).
+BOXES: dict[str, Callable[..., Any]] = {
+    "iou_loss": iou_loss,
+    "giou_loss": giou_loss,
+    "diou_loss": diou_loss,
+    "ciou_loss": ciou_loss,
+}
+#: Terms held constant in the gradient, by loss: a function of the pair giving their values.
+HELD_CONSTANT: dict[str, Callable[..., dict[str, Any]]] = {
+    "ciou_loss": lambda p, t, **kw: {"alpha": ciou_alpha(p, t, **kw)},
+}
+
+
+# ---- segmentation overlap losses --------------------------------------------------------------
+# One sample (per_image) or one batch: pred and target as nested lists, pixels first and the
+# class last ([pixel][class]; binary mode: [pixel], one class). The probabilities come from
+# the plain sigmoid / softmax (an infinite logit gives its limit), the counts are the plain
+# sums TP = sum p y, FP = sum p (1 - y), FN = sum (1 - p) y over the pixels not ignored.
+def _seg_sigmoid(x: Any) -> Any:
+    if x == INF:
+        return mp.mpf(1)
+    if x == -INF:
+        return mp.mpf(0)
+    return 1 / (1 + mp.exp(-x))
+
+
+def _seg_softmax(z: list[Any]) -> list[Any]:
+    top = max(z)
+    if top == INF:
+        hits = [v == INF for v in z]
+        return [mp.mpf(h) / sum(hits) for h in hits]
+    e = [mp.mpf(0) if v == -INF else mp.exp(v - top) for v in z]
+    return [v / sum(e) for v in e]
+
+
+def _seg_pixels(pred, target, *, mode, from_logits, ignore_index, n_classes):
+    """(probabilities, targets) per kept pixel, each a list over the classes."""
+    out = []
+    for x, y in zip(pred, target, strict=True):
+        if mode == "binary":
+            x, y = [x], [y]
+        if mode == "multiclass" and not isinstance(y, list):
+            if ignore_index is not None and y == ignore_index:
+                continue
+            y = [mp.mpf(int(c == y)) for c in range(n_classes)]
+        p = (_seg_softmax(x) if mode == "multiclass" else [_seg_sigmoid(v) for v in x]) \
+            if from_logits else list(x)  # fmt: skip
+        if mode != "multiclass" and ignore_index is not None:
+            keep = [v != ignore_index for v in y]
+            p = [a if k else mp.mpf(0) for a, k in zip(p, keep, strict=True)]
+            y = [b if k else mp.mpf(0) for b, k in zip(y, keep, strict=True)]
+        out.append((p, y))
+    return out
+
+
+def _seg_counts(pixels, n_classes):
+    tp, fp, fn, p2, y2, d2, vol = ([mp.mpf(0)] * n_classes for _ in range(7))
+    for p, y in pixels:
+        for c in range(n_classes):
+            tp[c] += p[c] * y[c]
+            fp[c] += p[c] * (1 - y[c])
+            fn[c] += (1 - p[c]) * y[c]
+            p2[c] += p[c] ** 2
+            y2[c] += y[c] ** 2
+            d2[c] += (p[c] - y[c]) ** 2
+            vol[c] += y[c]
+    return {"tp": tp, "fp": fp, "fn": fn, "p2": p2, "y2": y2, "d2": d2, "vol": vol}
+
+
+def _seg_ratio(a, b):
+    return mp.mpf(0) if b == 0 else a / b
+
+
+def _seg(per_class):
+    """A reference of one sample from a per-class function of the counts."""
+
+    def f(pred, target, *, mode, from_logits, ignore_index, class_weight, smooth, n_classes,
+          **params):  # fmt: skip
+        kw = {"mode": mode, "from_logits": from_logits, "ignore_index": ignore_index}
+        c = _seg_counts(_seg_pixels(pred, target, n_classes=n_classes, **kw), n_classes)
+        values = [per_class(c, k, smooth, **params) for k in range(n_classes)]
+        if class_weight is not None:
+            values = [mp.mpf(w) * v for w, v in zip(class_weight, values, strict=True)]
+        return values[0] if mode == "binary" else values
+
+    return f
+
+
+def _seg_dice(c, k, s, *, squared):
+    if squared:
+        return _seg_ratio(c["d2"][k], c["p2"][k] + c["y2"][k] + s)
+    return 1 - _seg_ratio(2 * c["tp"][k] + s, c["tp"][k] * 2 + c["fp"][k] + c["fn"][k] + s) \
+        if (2 * c["tp"][k] + c["fp"][k] + c["fn"][k] + s) else mp.mpf(0)  # fmt: skip
+
+
+def _seg_tversky(c, k, s, *, alpha, beta):
+    den = c["tp"][k] + alpha * c["fp"][k] + beta * c["fn"][k] + s
+    return 1 - (c["tp"][k] + s) / den if den else mp.mpf(0)
+
+
+def _seg_focal_tversky(c, k, s, *, alpha, beta, gamma):
+    return _seg_tversky(c, k, s, alpha=alpha, beta=beta) ** gamma
+
+
+def _seg_jaccard(c, k, s):
+    den = c["tp"][k] + c["fp"][k] + c["fn"][k] + s
+    return 1 - (c["tp"][k] + s) / den if den else mp.mpf(0)
+
+
+def generalized_dice_loss(pred, target, *, mode, from_logits, ignore_index, class_weight,
+                          smooth, n_classes):  # fmt: skip
+    kw = {"mode": mode, "from_logits": from_logits, "ignore_index": ignore_index}
+    c = _seg_counts(_seg_pixels(pred, target, n_classes=n_classes, **kw), n_classes)
+    w = [1 / v**2 if v != 0 else None for v in c["vol"]]
+    top = max([v for v in w if v is not None], default=mp.mpf(0))
+    w = [top if v is None else v for v in w]
+    if class_weight is not None:
+        w = [a * mp.mpf(b) for a, b in zip(w, class_weight, strict=True)]
+    num = sum(a * (2 * t) for a, t in zip(w, c["tp"], strict=True)) + smooth
+    den = sum(a * (2 * t + f + g) for a, t, f, g in zip(w, c["tp"], c["fp"], c["fn"],
+                                                         strict=True)) + smooth  # fmt: skip
+    return 1 - num / den if den else mp.mpf(0)
+
+
+def dice_ce_loss(pred, target, *, mode, from_logits, ignore_index, class_weight, smooth,
+                 n_classes, squared, lambda_dice, lambda_ce):  # fmt: skip
+    kw = {"mode": mode, "from_logits": from_logits, "ignore_index": ignore_index}
+    pixels = _seg_pixels(pred, target, n_classes=n_classes, **kw)
+    c = _seg_counts(pixels, n_classes)
+    dice = [_seg_dice(c, k, smooth, squared=squared) for k in range(n_classes)]
+    w = [mp.mpf(1)] * n_classes if class_weight is None else [mp.mpf(v) for v in class_weight]
+    dice_mean = _seg_ratio(sum(a * b for a, b in zip(w, dice, strict=True)), sum(w))
+    total, norm = mp.mpf(0), mp.mpf(0)
+    for p, y in pixels:
+        if mode == "multiclass":  # -sum_c w_c y_c log p_c, the mean divided by sum w_y
+            total += -sum(w[k] * y[k] * mp.log(p[k]) for k in range(n_classes) if y[k])
+            norm += sum(w[k] * y[k] for k in range(n_classes))
+        else:
+            for k in range(n_classes):
+                total += w[k] * -(_xlogy(y[k], p[k]) + _xlogy(1 - y[k], 1 - p[k]))
+                norm += w[k]
+    return lambda_dice * dice_mean + lambda_ce * _seg_ratio(total, norm)
+
+
+# ---- the Lovász losses (Berman et al. 2018) ---------------------------------------------------
+# One image (or batch), pixels first: the Lovász extension of the Jaccard loss of the pixel
+# errors, sum_k e_pi(k) (Delta_J(S_k) - Delta_J(S_k-1)) over the order pi of decreasing errors,
+# each Delta_J(M) = 1 - |F \ M| / |F ∪ M| computed from the sets themselves (any order of
+# tied errors gives the same value); ignored pixels are dropped.
+def _jaccard_set_loss(foreground: set[int], mistakes: set[int]) -> Any:
+    union = len(foreground | mistakes)
+    return mp.mpf(0) if union == 0 else 1 - mp.mpf(len(foreground - mistakes)) / union
+
+
+def _lovasz_extension(errors: list[Any], foreground: list[bool]) -> Any:
+    order = sorted(range(len(errors)), key=lambda i: -errors[i])
+    fg = {i for i, f in enumerate(foreground) if f}
+    total, before, seen = mp.mpf(0), mp.mpf(0), set()
+    for i in order:
+        seen.add(i)
+        after = _jaccard_set_loss(fg, seen)
+        total += _times(after - before, errors[i])
+        before = after
+    return total
+
+
+def lovasz_hinge(logits, target, *, ignore_index, n_classes=1, **params):
+    """The extension of the hinge errors max(0, 1 - x (2y - 1)) of the pixels kept."""
+    kept = [(x, y) for x, y in zip(logits, target, strict=True) if y != ignore_index]
+    errors = [max(mp.mpf(0), 1 - x * (2 * y - 1)) for x, y in kept]
+    return _lovasz_extension(errors, [y == 1 for _, y in kept])
+
+
+def lovasz_softmax(probas, target, *, classes, ignore_index, from_logits, n_classes, **params):
+    """The mean over the classes (present in the target, or all) of the extension of the
+    errors |[y = c] - p_c| of the pixels kept; 0 with no class to average."""
+    kept = [(p, y) for p, y in zip(probas, target, strict=True) if y != ignore_index]
+    kept = [(_seg_softmax(p) if from_logits else p, y) for p, y in kept]
+    chosen = [c for c in range(n_classes) if classes == "all" or any(y == c for _, y in kept)]
+    losses = [
+        _lovasz_extension([abs((1 if y == c else 0) - p[c]) for p, y in kept],
+                          [y == c for _, y in kept])
+        for c in chosen
+    ]  # fmt: skip
+    return mp.fsum(losses) / len(losses) if losses else mp.mpf(0)
+
+
+#: ``SEGMENTATION[name](pred, target, **params)``: the loss of one sample (or batch), a list
+#: over the classes (binary mode and the losses without a class axis: one number).
+SEGMENTATION: dict[str, Callable[..., Any]] = {
+    "dice_loss": _seg(_seg_dice),
+    "jaccard_loss": _seg(_seg_jaccard),
+    "tversky_loss": _seg(_seg_tversky),
+    "focal_tversky_loss": _seg(_seg_focal_tversky),
+    "generalized_dice_loss": generalized_dice_loss,
+    "dice_ce_loss": dice_ce_loss,
+    "lovasz_hinge": lovasz_hinge,
+    "lovasz_softmax": lovasz_softmax,
+}

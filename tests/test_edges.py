@@ -516,13 +516,233 @@ def sequence_reference(loss: Any, params: dict[str, Any], values: dict[str, np.n
     )  # fmt: skip
 
 
+# ---- box losses ---------------------------------------------------------------------------------
+#: per dtype: the box sizes drawn (tiny, unit, huge: areas and squared diagonals stay finite
+#: and normal in the compute dtype) and the offsets of the unit boxes from the origin
+BOX_SCALES = {  # tiny: areas far below eps (1e-7); in float16 a hundredth of the unit
+    "float64": (1e-12, 1.0, 1e150),
+    "float32": (1e-12, 1.0, 1e18),
+    "float16": (1e-2, 1.0, 100.0),
+    "bfloat16": (1e-12, 1.0, 1e18),
+}
+BOX_OFFSETS = (1e4,)
+#: (pred, target) in units of the scale, xyxy
+BOX_PAIRS = (
+    ((0, 0, 1, 1), (0, 0, 1, 1)),  # identical: every coordinate a tie
+    ((0.5, 0.5, 1.5, 1.5), (0, 0, 2, 2)),  # a quarter-size box centred inside
+    ((1, 0, 2, 1), (0, 0, 1, 1)),  # touching
+    ((2, 2, 3, 3), (0, 0, 1, 1)),  # apart, diagonally
+    ((0.5, 0.25, 1.5, 1.25), (0, 0, 1, 1)),  # overlapping
+    ((0.25, 0, 0.75, 2), (0, 0, 1, 1)),  # crossing, another aspect ratio
+    ((0, 0, 4, 1), (1, 0.25, 2, 0.75)),  # containing the target
+    ((1, 0, 1, 2), (0, 0, 2, 2)),  # zero width, inside
+    ((0, 1, 2, 1), (0, 0, 2, 2)),  # zero height, inside
+    ((1, 1, 1, 1), (0, 0, 2, 2)),  # a point inside
+    ((3, 3, 3, 3), (0, 0, 1, 1)),  # a point apart
+    ((0, 0, 2, 2), (1, 1, 1, 1)),  # a point target
+    ((1, 1, 1, 1), (1, 1, 1, 1)),  # the same point
+    ((0, 1, 2, 1), (0, 1, 2, 1)),  # the same line
+)
+
+
+def box_edges(loss: Any, params: dict[str, Any], dtype: str) -> dict[str, np.ndarray]:
+    """Box pairs at the edges: identical, nested, touching, apart, overlapping, crossing,
+    zero width, zero height, points (pred, target or both), each at a tiny, a unit and a huge
+    scale, the unit ones also far from the origin; in ``params["fmt"]``, rounded to dtype."""
+    rows = [(np.multiply(p, s), np.multiply(t, s)) for s in BOX_SCALES[dtype] for p, t in BOX_PAIRS]
+    rows += [(np.add(p, o), np.add(t, o)) for o in BOX_OFFSETS for p, t in BOX_PAIRS]
+    pred = round_to(np.array([p for p, _ in rows], dtype=np.float64), dtype)
+    target = round_to(np.array([t for _, t in rows], dtype=np.float64), dtype)
+    fmt = params.get("fmt", "xyxy")
+    if fmt != "xyxy":  # converted after rounding, and rounded again: valid boxes of dtype
+        pred, target = (round_to(np.asarray(lossatlas.box_convert(b, "xyxy", fmt)), dtype)
+                        for b in (pred, target))  # fmt: skip
+    return {"pred": pred, "target": target}
+
+
+def _box_size(fmt: str, box: list[Any]) -> tuple[Any, Any]:
+    return (box[2] - box[0], box[3] - box[1]) if fmt == "xyxy" else (box[2], box[3])
+
+
+def _box_bounds(fmt: str, box: list[Any]) -> list[tuple[Any, Any]]:
+    """(lower, upper) of each coordinate where the box would turn inverted."""
+    if fmt == "xyxy":
+        return [(None, box[2]), (None, box[3]), (box[0], None), (box[1], None)]
+    return [(None, None), (None, None), (mp.mpf(0), None), (mp.mpf(0), None)]
+
+
+def box_reference(loss: Any, params: dict[str, Any], values: dict[str, np.ndarray]) -> Reference:
+    """Per pair: the value, and for each predicted coordinate the derivatives by finite
+    differences of ``_reference.BOXES`` at 60 digits (one-sided where a move would invert the
+    box; CIoU's alpha held at its value at the pair, as the loss holds it); the conditioning
+    of the value counts the target's coordinates as much as pred's (the losses are symmetric
+    but for CIoU's aspect term) and takes the steeper side at a kink."""
+    f0 = R.BOXES[loss.name]
+    held = R.HELD_CONSTANT.get(loss.name)
+    pred, target = values["pred"], values["target"]
+    n = len(pred)
+    keys = ("grad", "low", "high", "hess", "n1", "l2", "r2", "n2")
+    out = {k: np.zeros((n, 4)) for k in keys}
+    value, cond, gcond = np.zeros(n), np.zeros(n), np.zeros((n, 4))
+    fmt = params.get("fmt", "xyxy")
+    for i in range(n):
+        p, t = [mp.mpf(v) for v in pred[i]], [mp.mpf(v) for v in target[i]]
+        kw = dict(params)
+        if held is not None:
+            kw.update(held(p, t, **params))
+        value[i] = _as_float(f0(p, t, **params))
+        steep, curve = [], []
+        if (
+            params.get("log")
+            and R._overlap_terms(p, t, fmt, mp.mpf(params["eps"]))["iou"] < (params["eps"])
+        ):  # -ln max(IoU, eps) clamped in a neighbourhood: every derivative is exactly 0
+            continue
+        # differences in units of the pair's size S, around u = 1 (steps of 1e-20 S): the
+        # steps of ``_diffs`` are relative to |x|, at least 1e-40 (at 0 and at the end of a
+        # domain), which assumes a scale of 1
+        sizes = [abs(v) for v in (*_box_size(fmt, p), *_box_size(fmt, t))]
+        size = max(sizes) if max(sizes) > 0 else max(max(abs(v) for v in p + t), mp.mpf(1))
+        for k, (lower, upper) in enumerate(_box_bounds(fmt, p)):
+
+            def f(u, k=k, p=p, t=t, kw=kw, size=size):
+                return f0([p[j] + (u - 1) * size if j == k else p[j] for j in range(4)], t,
+                          **kw)  # fmt: skip
+
+            lo = None if lower is None else 1 + (lower - p[k]) / size
+            hi = None if upper is None else 1 + (upper - p[k]) / size
+            d = _diffs(f, mp.mpf(1), lo, hi)
+            one, two = float(size), float(size) ** 2
+            out["grad"][i, k] = _as_float(d["grad"]) / one
+            left, right = _as_float(d["left"]) / one, _as_float(d["right"]) / one
+            out["low"][i, k], out["high"][i, k] = min(left, right), max(left, right)
+            out["hess"][i, k] = _as_float(d["hess"]) / two
+            out["l2"][i, k] = _as_float(d["left2"]) / two
+            out["r2"][i, k] = _as_float(d["right2"]) / two
+            out["n1"][i, k] = _as_float(d["noise1"]) / one
+            out["n2"][i, k] = _as_float(d["noise2"]) / two
+            steep.append(min(max(abs(left), abs(right)), 1e20 / float(size)))
+            curve.append(abs(_as_float(d["hess"])))
+        # a value that jumps (the aspect angle of a point: atan2(0, 0) = 0 beside pi/2 for a
+        # zero height) has no derivative there: a slope beyond 1e20 per unit of size
+        jump = np.maximum(np.abs(out["low"][i]), np.abs(out["high"][i])) * float(size) > 1e20
+        out["grad"][i] = np.where(jump, np.nan, out["grad"][i])
+        scale = np.abs(pred[i]) + np.abs(target[i])
+        cond[i] = 2.0 * float(np.sum(np.abs(pred[i]) * np.array(steep)))
+        gcond[i] = (float(np.sum(scale)) + 1.0) * max(curve)
+    kink = _differ(out["low"], out["high"], out["n1"])
+    hess_kink = kink | _differ(out["l2"], out["r2"], out["n2"])
+    return Reference(
+        value=value, value_cond=cond, grad=out["grad"], grad_low=out["low"],
+        grad_high=out["high"], grad_cond=gcond, grad_noise=out["n1"], hess=out["hess"],
+        hess_low=np.minimum(out["l2"], out["r2"]), hess_high=np.maximum(out["l2"], out["r2"]),
+        hess_cond=gcond, hess_noise=out["n2"], kink=kink, hess_kink=hess_kink,
+        infinite=np.zeros((n, 4), bool),
+    )  # fmt: skip
+
+
+#: Losses with trailing event axes, by family: (edge inputs (loss, params, dtype), reference
+#: (loss, params, inputs), the table of mpmath definitions in ``_reference``).
+EVENT_EDGES = {
+    "sequence": (lambda loss, params, dtype: sequence_edges(params, dtype), sequence_reference,
+                 R.SEQUENCE),
+    "boxes": (box_edges, box_reference, R.BOXES),
+}  # fmt: skip
+
+
+# ---- segmentation losses (a structured output: per sample and class) -------------------------
+SEG_PIXELS = 4
+SEG_CLASSES = 3
+SEG_LOGITS = (-math.inf, -40.0, -16.0, -1.0, 0.0, 1.0, 16.0, 40.0, math.inf)
+
+
+def _seg_mode(loss: Any, params: dict[str, Any]) -> str:
+    """The ``mode`` of a segmentation loss; for one without the parameter (lovasz_hinge,
+    lovasz_softmax) "multiclass" if its first input has a class axis, else "binary"."""
+    if "mode" in params:
+        return params["mode"]
+    return "multiclass" if loss.spec.inputs_for(params)[0].class_axis else "binary"
+
+
+def segmentation_edges(loss: Any, params: dict[str, Any], dtype: str) -> dict[str, np.ndarray]:
+    """Images of 4 pixels (3 classes unless binary) whose logits (or probabilities) run over
+    the domain's edges (+-inf, +-40, +-16, +-1, 0; p = 0, 1 and the tiny ones) in shifted
+    patterns, against targets that cover some pixels, none (every class but one absent) or
+    all; rounded to dtype."""
+    mode, logits = _seg_mode(loss, params), params.get("from_logits", True)
+    values = SEG_LOGITS if logits else DOMAINS["probability"].edges(dtype)
+    c = 1 if mode == "binary" else SEG_CLASSES
+    n = 2 * len(values)
+    pred = np.array([[[values[(k + 2 * i + 3 * j) % len(values)] for j in range(c)]
+                      for i in range(SEG_PIXELS)] for k in range(n)])  # fmt: skip
+    if DOMAINS[loss.spec.domain_of(loss.spec.input_names[0], params)].simplex:
+        # class probabilities (lovasz_softmax): each pixel's edge values normalised
+        total = pred.sum(axis=-1, keepdims=True)
+        pred = np.where(total > 0, pred / np.where(total > 0, total, 1.0), 1.0 / c)
+    pred = round_to(pred, dtype)
+    k, i = np.meshgrid(np.arange(n), np.arange(SEG_PIXELS), indexing="ij")
+    if mode == "multiclass":
+        target = np.where(k % 3 == 0, 0, (k + i) % c).astype(np.int64)
+    else:
+        j = np.arange(c)
+        target = ((k[..., None] + i[..., None] + j) % 2).astype(np.float64)
+        target = np.where((k % 3 == 0)[..., None], 0.0, target)
+        target = np.where((k % 5 == 1)[..., None], 1.0, target)
+    if mode == "binary":
+        pred, target = pred[..., 0], target[..., 0]
+    return {"pred": pred, "target": target}
+
+
+def segmentation_reference(
+    loss: Any, params: dict[str, Any], values: dict[str, np.ndarray]
+) -> Reference:
+    """The value of each sample (and class) from ``_reference.SEGMENTATION`` at 60 digits; no
+    derivatives (autodiff only: the generic suites and test_segmentation hold them to
+    MONAI's and to each other's)."""
+    f = R.SEGMENTATION[loss.name]
+    pred, target = values["pred"], values["target"]
+    c = 1 if _seg_mode(loss, params) == "binary" else pred.shape[-1]
+    kw = {k: v for k, v in params.items() if k not in ("per_image", "axis")}
+
+    def mp_list(a: np.ndarray) -> Any:
+        return (
+            [mp_list(v) for v in a]
+            if np.ndim(a)
+            else (int(a) if np.issubdtype(np.asarray(a).dtype, np.integer) else mp.mpf(float(a)))
+        )
+
+    rows = [f(mp_list(pred[n]), mp_list(target[n]), n_classes=c, **kw) for n in range(len(pred))]
+    value = np.array([[_as_float(v) for v in r] if isinstance(r, list) else _as_float(r)
+                      for r in rows])  # fmt: skip
+    cond = np.full(value.shape, 4.0 * SEG_PIXELS * c)
+    zeros = np.zeros(pred.shape)
+    none = np.zeros(pred.shape, bool)
+    return Reference(
+        value=value, value_cond=cond, grad=zeros, grad_low=zeros, grad_high=zeros,
+        grad_cond=zeros, grad_noise=zeros, hess=zeros, hess_low=zeros, hess_high=zeros,
+        hess_cond=zeros, hess_noise=zeros, kink=none, hess_kink=none,
+        infinite=np.isinf(pred),
+    )  # fmt: skip
+
+
+#: Losses with a structured output (per sample and class), by family: (edges, reference,
+#: the table of mpmath definitions).
+STRUCTURED_EDGES = {
+    "segmentation": (segmentation_edges, segmentation_reference, R.SEGMENTATION),
+}
+#: Families whose losses have no analytic grad/hess: their gradients at the edges are
+#: autodiff's, held to the reference's in ``test_autodiff_at_the_edges``.
+AUTODIFF_ONLY = ("boxes",)
+
+
 # ---- the cases -------------------------------------------------------------------------------
 def _cases() -> list[Any]:
     out = []
     for loss in I.ALL_LOSSES:
         if not I.per_sample(loss):
             continue
-        for pid, _ in _settings(loss):
+        for pid, params in _settings(loss):
+            if I.structured(loss, params) and I.structured_output(loss, params)[1] == 0:
+                continue  # over the whole batch: the per-sample loss of the concatenated image
             for dtype in DTYPES:
                 out.append(pytest.param(loss, pid, dtype, id=f"{loss.name}-{pid}-{dtype}"))
     return out
@@ -540,9 +760,15 @@ def _prepared(name: str, pid: str, dtype: str) -> tuple[I.Inputs, Reference]:
         pred, target = elementwise_edges(loss, params, dtype)
         ref = elementwise_reference(loss, kernel, pred, target)
         inputs = I.Inputs({"pred": pred, "target": target}, (), {}, dict(params))
+    elif I.structured(loss, params):
+        edges, reference, _ = STRUCTURED_EDGES[loss.spec.family]
+        values = edges(loss, kernel, dtype)
+        ref = reference(loss, kernel, values)
+        inputs = I.Inputs(values, (), {}, dict(params), out_shape=ref.value.shape, batch_ndim=1)
     elif I.event_ndim(loss):
-        values = sequence_edges(kernel, dtype)
-        ref = sequence_reference(loss, kernel, values)
+        edges, reference, _ = EVENT_EDGES[loss.spec.family]
+        values = edges(loss, kernel, dtype)
+        ref = reference(loss, kernel, values)
         inputs = I.Inputs(values, (), {}, dict(params), event_ndim=I.event_ndim(loss))
     else:
         logits, target = axis_edges(loss, params, dtype)
@@ -684,7 +910,9 @@ def test_every_loss_has_a_reference():
         table = (
             R.ELEMENTWISE
             if loss.spec.elementwise
-            else R.SEQUENCE
+            else STRUCTURED_EDGES[loss.spec.family][2]
+            if I.structured(loss)
+            else EVENT_EDGES[loss.spec.family][2]
             if I.event_ndim(loss)
             else R.AXIS
             if I.per_sample(loss)
@@ -699,7 +927,12 @@ AUTODIFF_DTYPES = ("float64", "float32")
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize(
     ("loss", "pid", "dtype"),
-    [c for c in CASES if c.values[2] in AUTODIFF_DTYPES and I.has_derivatives(c.values[0])],
+    [
+        c
+        for c in CASES
+        if c.values[2] in AUTODIFF_DTYPES
+        and (I.has_derivatives(c.values[0]) or c.values[0].spec.family in AUTODIFF_ONLY)
+    ],
 )
 def test_autodiff_at_the_edges(loss, pid, dtype):
     """The gradient by autodiff (torch through the definition and through the default path,

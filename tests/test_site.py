@@ -354,7 +354,7 @@ def test_guide_points_at_losses_and_studies(pages):
         "exponential_loss",
     ):
         assert f"losses/{name}.html" in links, name
-    for name in ("outliers", "imbalance", "saturation", "margins", "sinc"):
+    for name in ("outliers", "imbalance", "saturation", "margins", "sinc", "boxes"):
         assert (f"studies/{name}.html" in links) == (name in STUDIES)
     text = page.plain
     assert "q = 0.05" in text and "q = 0.95" in text

@@ -2,7 +2,8 @@
 
 Every loss takes its inputs positionally (``(pred, target)`` for elementwise losses and
 divergences, ``(logits, target)`` for the multiclass losses, ``(log_probs, targets, input_lengths,
-target_lengths)`` for CTC), keyword-only hyperparameters,
+target_lengths)`` for CTC, ``(pred, target)`` boxes of shape (..., 4) for the box losses),
+keyword-only hyperparameters,
 optional ``weight=`` and ``reduction=`` ("mean", "sum", "none", "sum_by_nonzero_weights"),
 and returns an array of the
 inputs' library, device and dtype. Losses expose ``.grad`` and ``.hess`` (per element, or per
@@ -23,6 +24,7 @@ from ._reduce import REDUCTIONS, Unreduced, reduce_loss
 from ._registry import UnknownLossError, catalog, families, get
 from ._spec import Input, LossSpec, Param, Probe, Properties, Variant
 from ._validate import LossInputError
+from .boxes import box_convert, box_iou, ciou_loss, diou_loss, giou_loss, iou_loss
 from .classification import (
     balanced_cross_entropy,
     binary_cross_entropy,
@@ -31,8 +33,10 @@ from .classification import (
     sparsemax_loss,
 )
 from .ctc import ctc_batch_cost, ctc_loss
+from .detection import batched_nms, nms
 from .deviance import gamma_deviance, poisson_deviance, tweedie_deviance
 from .divergences import generalized_kl_divergence, js_divergence, kl_divergence
+from .lovasz import lovasz_hinge, lovasz_softmax
 from .margin import exponential_loss, hinge, logistic_loss, squared_hinge, zero_one_loss
 from .multiclass import (
     cross_entropy,
@@ -67,6 +71,14 @@ from .robust import (
     tukey_biweight,
     welsch,
 )
+from .segmentation import (
+    dice_ce_loss,
+    dice_loss,
+    focal_tversky_loss,
+    generalized_dice_loss,
+    jaccard_loss,
+    tversky_loss,
+)
 
 __version__ = "0.1.0"
 
@@ -96,32 +108,46 @@ __all__ = [
     "Unreduced",
     "Variant",
     "balanced_cross_entropy",
+    "batched_nms",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "box_convert",
+    "box_iou",
     "catalog",
     "cauchy",
     "charbonnier",
+    "ciou_loss",
     "config",
     "cross_entropy",
     "ctc_batch_cost",
     "ctc_loss",
+    "dice_ce_loss",
+    "dice_loss",
+    "diou_loss",
     "exponential_loss",
     "fair",
     "families",
     "focal_loss",
+    "focal_tversky_loss",
     "gamma_deviance",
     "gaussian_nll",
     "gbm",
     "geman_mcclure",
     "general_robust",
+    "generalized_dice_loss",
     "generalized_kl_divergence",
     "get",
+    "giou_loss",
     "hinge",
     "huber",
+    "iou_loss",
+    "jaccard_loss",
     "js_divergence",
     "kl_divergence",
     "log_cosh",
     "logistic_loss",
+    "lovasz_hinge",
+    "lovasz_softmax",
     "mae",
     "mape",
     "mean_bias_error",
@@ -131,6 +157,7 @@ __all__ = [
     "multiclass_sparsemax_loss",
     "multilabel_soft_margin",
     "nll_loss",
+    "nms",
     "poisson_deviance",
     "poisson_nll",
     "poly1_cross_entropy",
@@ -146,6 +173,7 @@ __all__ = [
     "squared_hinge",
     "truncated_squared",
     "tukey_biweight",
+    "tversky_loss",
     "tweedie_deviance",
     "welsch",
     "zero_one_loss",

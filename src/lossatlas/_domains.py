@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_class_indices, check_interval, check_members, check_sums_to_one
+from ._validate import (
+    check_class_indices,
+    check_interval,
+    check_members,
+    check_sums_to_one,
+    values_checkable,
+)
+from ._xp import device
 
 #: per floating dtype: (largest finite, smallest normal, smallest subnormal, 1 - ulp(1)/2)
 FLOAT_FACTS: dict[str, tuple[float, float, float, float]] = {
@@ -43,6 +50,9 @@ class Domain:
         relative: the allowed values depend on other inputs (labels within each target
             length, lengths up to a padded size): the loss checks them
             (``Loss._check_inputs``) and its ``spec.sampler`` draws them.
+        ignorable: a value equal to the loss's ``ignore_index`` is also allowed (a pixel
+            of a segmentation mask that the loss leaves out); the range (or membership) check
+            reads ``ignore_index`` from the context.
     """
 
     name: str
@@ -56,6 +66,7 @@ class Domain:
     log_simplex: bool = False
     safe: float = 0.0
     relative: bool = False
+    ignorable: bool = False
 
     def check(self, function: str, argument: str, xp: Any, x: Any, **context: Any) -> None:
         """Raise :class:`LossInputError` if a value of ``x`` lies outside the domain.
@@ -70,8 +81,13 @@ class Domain:
                 function, argument, xp, x, context["n_classes"], context.get("ignore_index")
             )
         elif self.members is not None:
-            check_members(function, argument, xp, x, self.members)
+            ignore = context.get("ignore_index") if self.ignorable else None
+            extra = () if ignore is None else (float(ignore),)
+            check_members(function, argument, xp, x, self.members + extra)
         elif self.low > -math.inf or self.high < math.inf:
+            ignore = context.get("ignore_index") if self.ignorable else None
+            if ignore is not None and values_checkable(x):  # ignored values read as the low end
+                x = xp.where(x == ignore, xp.asarray(self.low, dtype=x.dtype, device=device(x)), x)
             check_interval(function, argument, xp, x, self.low, self.high, low_open=self.low_open)
             if self.simplex or self.log_simplex:
                 check_sums_to_one(function, argument, xp, x, log=self.log_simplex)
@@ -140,7 +156,13 @@ _SAMPLERS = {
         rng.integers(0, 2, size=shape).astype(np.float64),
         rng.uniform(0.0, 1.0, size=shape),
     ),
+    "mask": lambda rng, shape: np.where(
+        rng.random(shape) < 0.7,
+        rng.integers(0, 2, size=shape).astype(np.float64),
+        rng.uniform(0.0, 1.0, size=shape),
+    ),
     "sign": lambda rng, shape: rng.choice(np.array([-1.0, 1.0]), size=shape),
+    "hard_mask": lambda rng, shape: rng.integers(0, 2, size=shape).astype(np.float64),
     "log_probability": lambda rng, shape: np.log(rng.uniform(0.01, 0.99, size=shape)),
 }
 
@@ -153,7 +175,20 @@ DOMAINS: dict[str, Domain] = {
         Domain("positive", "a positive number", low=0.0, low_open=True, safe=1.0),
         Domain("nonnegative", "a number >= 0 (a rate, a count, a variance)", low=0.0, safe=1.0),
         Domain("binary", "a label in [0, 1] (hard 0/1 or soft)", low=0.0, high=1.0),
+        Domain(
+            "mask",
+            "a mask value in [0, 1] (hard 0/1 or soft), or ignore_index (left out)",
+            low=0.0,
+            high=1.0,
+            ignorable=True,
+        ),
         Domain("sign", "a label in {-1, 1} (0 is read as -1)", members=(-1.0, 0.0, 1.0), safe=1.0),
+        Domain(
+            "hard_mask",
+            "a hard label 0 or 1, or ignore_index (left out)",
+            members=(0.0, 1.0),
+            ignorable=True,
+        ),
         Domain(
             "log_probability",
             "a log-probability: a number <= 0, -inf for probability 0",
@@ -172,6 +207,12 @@ DOMAINS: dict[str, Domain] = {
             "length",
             "an integer length in [0, the padded size]",
             index=True,
+            relative=True,
+        ),
+        Domain(
+            "box",
+            "the 4 finite coordinates of a box in the format named by fmt: xyxy with "
+            "x1 <= x2 and y1 <= y2, or xywh / cxcywh with w, h >= 0 (0 0 0 0 is a point)",
             relative=True,
         ),
         Domain(

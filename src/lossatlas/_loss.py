@@ -309,7 +309,8 @@ class Loss(abc.ABC):
     # ---- validation -------------------------------------------------------------------------
     def _validate(self, raw: dict[str, Any], params: dict[str, Any], weight: Any) -> Call:
         name = self.name
-        specs = {i.name: i for i in self.spec.inputs}
+        declared = self.spec.inputs_for(params)  # a variant may replace inputs (a mode)
+        specs = {i.name: i for i in declared}
         for arg, value in raw.items():
             if not is_array_api_obj(value):
                 raise LossInputError(
@@ -326,7 +327,7 @@ class Loss(abc.ABC):
         bindings: dict[str, Any] = {}
         inputs: dict[str, Any] = {}
         chosen: dict[str, Input] = {}
-        head = self.spec.inputs[0]
+        head = declared[0]
         if head.class_axis and axis_value is not None:  # an axis that the first input lacks
             _normalised_axis(name, axis_param, axis_value, raw[head.name].ndim, head.name)
         for arg, x in raw.items():
@@ -341,7 +342,7 @@ class Loss(abc.ABC):
             raise LossInputError(
                 name, head.name, "at least one class along the class axis", "no classes"
             )
-        first = next(a for a in self.spec.inputs if a.differentiable)
+        first = next(a for a in declared if a.differentiable)
         out_dtype = inputs[first.name].dtype
         dtype = compute_dtype(xp, out_dtype)
         for arg, form in chosen.items():
@@ -362,7 +363,7 @@ class Loss(abc.ABC):
             value = kernel_params.get(p.name)
             if p.kind == "array" and value is not None:
                 kernel_params[p.name] = self._prepare_array(p, value, xp, like, bindings)
-        output_shape = _shapes.resolve(self.spec.output, bindings)
+        output_shape = _shapes.resolve(self.spec.output_for(params), bindings)
         weight = prepare_weight(name, xp, weight, like, output_shape)
         if weight is not None:
             inputs = self._mask_zero_weight(xp, inputs, domains, weight)

@@ -188,7 +188,9 @@ def along(
             dtype=np.float64,
         )
     if order == 0:
-        return np.asarray(loss(*arrays, reduction="none", **params), dtype=np.float64)
+        values = np.asarray(loss(*arrays, reduction="none", **params), dtype=np.float64)
+        # further output axes (a segmentation loss's classes): their mean
+        return values.reshape(len(t), -1).mean(axis=1) if values.ndim > 1 else values
     if curve.direction is None:
         raise ValueError(f"{loss.name}: this probe has no direction for derivatives")
     kernel = {1: loss.grad, 2: loss.hess, "boosting": getattr(loss, "boosting_hess", None)}

@@ -205,18 +205,25 @@ class Properties:
 
 @dataclass(frozen=True)
 class Variant:
-    """What changes under some hyperparameter values: input domains and properties.
+    """What changes under some hyperparameter values: inputs, input domains, the output's
+    shape pattern and properties.
 
     ``when`` holds the values that select the variant (all must match), or is a predicate of
-    the hyperparameters with ``note`` saying it in words ("eps >= 1"); ``domains`` maps an
-    input name to its domain there; ``properties`` overrides fields of :class:`Properties`.
-    Every matching variant applies, in order.
+    the hyperparameters with ``note`` saying it in words ("eps >= 1"); ``inputs`` maps an
+    input name to the :class:`Input` it becomes there (another shape pattern, domain or class
+    axis: a segmentation loss's binary mode has no class axis); ``domains`` maps an input
+    name to its domain there; ``output`` replaces the unreduced output's shape pattern
+    (``"N"`` in binary mode, ``"C"`` over the whole batch); ``properties`` overrides fields of
+    :class:`Properties`. Every matching variant applies, in order (a later one's ``inputs``
+    and ``output`` win; ``domains`` apply after ``inputs``).
     """
 
     when: Mapping[str, Any] | Callable[[Mapping[str, Any]], bool]
     domains: Mapping[str, str] = field(default_factory=dict)
     properties: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
+    inputs: Mapping[str, Input] = field(default_factory=dict)
+    output: str | None = None
 
     def __post_init__(self) -> None:
         if callable(self.when) and not self.note:
@@ -384,6 +391,10 @@ class LossSpec:
     #: loss whose inputs constrain one another (CTC's labels and lengths); None: each input is
     #: drawn from its own domain.
     sampler: Callable[[np.random.Generator, tuple[int, ...], Mapping[str, Any]], dict] | None = None
+    #: Terms of the value that autodiff holds constant (``stop_gradient``: CIoU's trade-off
+    #: weight alpha, as its paper prescribes): the gradient is then not the derivative of the
+    #: value, and tests that compare it with finite differences of the value must not.
+    held_constant: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.inputs:
@@ -414,6 +425,8 @@ class LossSpec:
         known_props = {f.name for f in fields(Properties)}
         for variant in self.variants:
             unknown = (variant.names - names) | (set(variant.domains) - set(self.input_names))
+            unknown |= set(variant.inputs) - set(self.input_names)
+            unknown |= {k for k, i in variant.inputs.items() if i.name != k}
             unknown |= set(variant.properties) - known_props
             if unknown:
                 raise ValueError(f"{self.name}: a variant names unknown {sorted(unknown)}")
@@ -457,10 +470,29 @@ class LossSpec:
         full = {**self.defaults, **params}
         return [v for v in self.variants if v.matches(full)]
 
+    def inputs_for(self, params: Mapping[str, Any] | None = None) -> tuple[Input, ...]:
+        """The inputs under these hyperparameters (defaults for the rest): ``inputs`` with
+        those that a matching variant replaces (same names, same order)."""
+        current = {i.name: i for i in self.inputs}
+        for variant in self._variants(params or {}):
+            current.update(variant.inputs)
+        return tuple(current[n] for n in self.input_names)
+
+    def output_for(self, params: Mapping[str, Any] | None = None) -> str:
+        """The shape pattern of the unreduced output under these hyperparameters."""
+        output = self.output
+        for variant in self._variants(params or {}):
+            output = variant.output if variant.output is not None else output
+        return output
+
     def domain_of(self, name: str, params: Mapping[str, Any] | None = None) -> str:
         """The domain of input ``name`` under these hyperparameters (defaults for the rest)."""
+        variants = self._variants(params or {})
         domain = self.input(name).domain
-        for variant in self._variants(params or {}):
+        for variant in variants:
+            if name in variant.inputs:
+                domain = variant.inputs[name].domain
+        for variant in variants:
             domain = variant.domains.get(name, domain)
         return domain
 

@@ -198,3 +198,16 @@ def safe_sqrt(xp: Any, x: Array) -> Array:
     positive = x > 0
     root = xp.sqrt(xp.where(positive, x, const(xp, 1.0, x)))
     return xp.where(positive, root, xp.where(xp.isnan(x), x, const(xp, 0.0, x)))
+
+
+def stop_gradient(xp: Any, x: Array) -> Array:
+    """``x`` as a constant for autodiff: its value, with no derivative flowing back through it
+    (``detach`` on torch, ``jax.lax.stop_gradient`` on JAX, ``x`` itself elsewhere, where
+    nothing is differentiated). CIoU's trade-off weight uses it, as the paper prescribes."""
+    if is_torch_array(x):
+        return x.detach()
+    if is_jax_array(x):
+        import jax
+
+        return jax.lax.stop_gradient(x)
+    return x

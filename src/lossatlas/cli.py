@@ -190,10 +190,15 @@ def _values_lines(loss: Loss, params: dict[str, Any]) -> list[str]:
     t = np.array(probe.table, dtype=np.float64)
     first, *others = probe.curves
     if probe.batch is not None:
-        pred = np.array([1.0, 2.0, 3.0, 4.0])
-        target = np.ones_like(pred)
-        value = float(loss(pred, target, reduction="mean", **params))
-        call = ", ".join(["pred=[1, 2, 3, 4]", "target=[1, 1, 1, 1]", *([shown] if shown else [])])
+        example = []
+        if all(i.shape == "*s" for i in loss.spec.inputs_for(params)):  # not images (lovasz)
+            pred = np.array([1.0, 2.0, 3.0, 4.0])
+            target = np.ones_like(pred)
+            value = float(loss(pred, target, reduction="mean", **params))
+            call = ", ".join(
+                ["pred=[1, 2, 3, 4]", "target=[1, 1, 1, 1]", *([shown] if shown else [])]
+            )
+            example = [f"  example: {loss.name}({call}) = {_num(value)}"]
         columns = [along(loss, c, t, params, batch=probe.batch) for c in probe.curves]
         header = [probe.column, *(f"loss {c.short}" for c in probe.curves)]
         rows = [[_num(v) for v in (ti, *(float(c[i]) for c in columns))] for i, ti in enumerate(t)]
@@ -203,7 +208,7 @@ def _values_lines(loss: Loss, params: dict[str, Any]) -> list[str]:
                 f"{loss.name} is defined over a reduction of the whole batch, not per "
                 "element: it has no per-element values, grad or hess."
             ),
-            f"  example: {loss.name}({call}) = {_num(value)}",
+            *example,
             f"  along the probe: {probe.caption}",
             *_table(header, rows, [True] * len(header), indent="  "),
         ]
@@ -212,7 +217,11 @@ def _values_lines(loss: Loss, params: dict[str, Any]) -> list[str]:
         header = [probe.column, *(f"loss {c.short}" for c in probe.curves)]
         rows = [[_num(v) for v in (ti, *(float(c[i]) for c in columns))] for i, ti in enumerate(t)]
         return [
-            f"Values (grad and hess with respect to {probe.wrt}: {loss.name}.grad / .hess):",
+            (
+                f"Values (grad and hess with respect to {probe.wrt}: {loss.name}.grad / .hess):"
+                if hasattr(loss, "grad")
+                else f"Values (derivatives with respect to {probe.wrt} by autodiff only):"
+            ),
             f"  {probe.caption}",
             *_table(header, rows, [True] * len(header), indent="  "),
         ]
@@ -327,6 +336,13 @@ def _show_lines(loss: Loss, params: dict[str, Any], plot_hint: bool) -> list[str
             lines += _wrap(
                 f"with {variant.describe()}: {name} is {domain} ({DOMAINS[domain].description})"
             )
+        if variant.inputs or variant.output is not None:  # another input structure (a mode)
+            parts = [f"{i.name} {i.domain} (shape {i.pattern_text() or '()'})"
+                     for i in variant.inputs.values()]  # fmt: skip
+            if variant.output is not None:
+                parts.append(f"output shape ({variant.output})" if variant.output
+                             else "output shape ()")  # fmt: skip
+            lines += _wrap(f"with {variant.describe()}: " + "; ".join(parts))
     lines += [
         "",
         "Properties:",

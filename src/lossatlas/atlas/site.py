@@ -1072,7 +1072,7 @@ def _guide_page(losses: Sequence[Loss], studies: Sequence[Any], hessians: dict[s
         + "".join(lines)
         + "</ul>"
         + f"<p>Until then, {L('smooth_l1')} is the classic loss for box coordinates "
-        "(Fast R-CNN).</p>",
+        "(Fast R-CNN).</p>" + study("boxes"),
     )
 
     toc = "".join(f'<li><a href="#{i}">{esc(t)}</a></li>' for i, t, _ in sections)

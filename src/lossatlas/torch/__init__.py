@@ -355,10 +355,24 @@ CharbonnierLoss = module_class("CharbonnierLoss", get("charbonnier"))
 TweedieDevianceLoss = module_class("TweedieDevianceLoss", get("tweedie_deviance"))
 PoissonDevianceLoss = module_class("PoissonDevianceLoss", get("poisson_deviance"))
 GammaDevianceLoss = module_class("GammaDevianceLoss", get("gamma_deviance"))
+DiceLoss = module_class("DiceLoss", get("dice_loss"), "monai.losses.DiceLoss")
+JaccardLoss = module_class("JaccardLoss", get("jaccard_loss"))
+TverskyLoss = module_class("TverskyLoss", get("tversky_loss"), "monai.losses.TverskyLoss")
+FocalTverskyLoss = module_class("FocalTverskyLoss", get("focal_tversky_loss"))
+GeneralizedDiceLoss = module_class(
+    "GeneralizedDiceLoss", get("generalized_dice_loss"), "monai.losses.GeneralizedDiceLoss"
+)
+DiceCELoss = module_class("DiceCELoss", get("dice_ce_loss"), "monai.losses.DiceCELoss")
+LovaszHingeLoss = module_class("LovaszHingeLoss", get("lovasz_hinge"))
+LovaszSoftmaxLoss = module_class("LovaszSoftmaxLoss", get("lovasz_softmax"))
 MAPELoss = module_class("MAPELoss", get("mape"))
 SMAPELoss = module_class("SMAPELoss", get("smape"))
 MSLELoss = module_class("MSLELoss", get("msle"))
 RMSLELoss = module_class("RMSLELoss", get("rmsle"))
+IoULoss = module_class("IoULoss", get("iou_loss"))
+GIoULoss = module_class("GIoULoss", get("giou_loss"))
+DIoULoss = module_class("DIoULoss", get("diou_loss"))
+CIoULoss = module_class("CIoULoss", get("ciou_loss"))
 
 
 class CTCLoss(LossModule):
@@ -472,6 +486,18 @@ MODULES: dict[str, type[LossModule]] = {
         PoissonDevianceLoss,
         GammaDevianceLoss,
         CTCLoss,
+        IoULoss,
+        GIoULoss,
+        DIoULoss,
+        CIoULoss,
+        DiceLoss,
+        JaccardLoss,
+        TverskyLoss,
+        FocalTverskyLoss,
+        GeneralizedDiceLoss,
+        DiceCELoss,
+        LovaszHingeLoss,
+        LovaszSoftmaxLoss,
     )
 }
 

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import ctc, imbalance, margins, multiclass, outliers, saturation, sinc
+from . import (
+    boxes,
+    ctc,
+    imbalance,
+    margins,
+    multiclass,
+    outliers,
+    saturation,
+    segmentation,
+    sinc,
+)
 from ._base import Study, StudyReport
 
 __all__ = ["STUDIES", "Study", "StudyReport", "run_study"]
@@ -23,6 +33,8 @@ STUDIES: dict[str, Study] = {
         sinc.STUDY,
         multiclass.STUDY,
         ctc.STUDY,
+        segmentation.STUDY,
+        boxes.STUDY,
     )
 }
 
