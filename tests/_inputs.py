@@ -173,8 +173,14 @@ def param_sets(loss: Loss) -> list[tuple[str, dict[str, Any]]]:
     alternatives = [i for i in loss.spec.inputs if i.alternatives]
     for base in bases:
         variants = [base]
+        varied = _varied_on(loss, base)
         for p in others:
-            variants += [{**base, p.name: v} for v in candidates(p)]
+            if varied is not None and p.name not in varied:
+                continue
+            values = candidates(p)
+            if varied is not None and p.name != "mode":  # (segmentation, on a flag: once)
+                values = values[:1]
+            variants += [{**base, p.name: v} for v in values]
         for item in alternatives:
             for k in range(1, len(item.forms)):
                 variants.append({**base, "_form": {item.name: k}})
@@ -184,6 +190,25 @@ def param_sets(loss: Loss) -> list[tuple[str, dict[str, Any]]]:
             if _valid_together(loss, {**defaults, **changes}):
                 out.setdefault(key, {**defaults, **changes})
     return list(out.items())
+
+
+#: the options of a segmentation overlap loss (a spec with a ``mode``) varied on a flipped
+#: flag (``from_logits``: softmax or sigmoid; ``per_image`` and ``squared``: the sums and
+#: the output's shape per mode): ``mode``, every value. Every other option is changed from
+#: the defaults alone (ignore_index and class_weight on logits: test_segmentation, against
+#: MONAI and the library's cross entropy); the cross product cost minutes in the generic
+#: suites (test_infinite_logits_give_the_limit alone some 20 s per setting).
+SEGMENTATION_ON_FLAGS: dict[str, tuple[str, ...]] = {}
+
+
+def _varied_on(loss: Loss, base: dict[str, Any]) -> tuple[str, ...] | None:
+    """The options varied on ``base`` (one value each but every mode), or None for all of
+    them (every value): None on the defaults and for every loss but a segmentation overlap loss."""
+    if not base or loss.spec.family != "segmentation":
+        return None
+    if "mode" not in {p.name for p in loss.spec.params}:
+        return None
+    return SEGMENTATION_ON_FLAGS.get(next(iter(base)), ("mode",))
 
 
 def _valid_together(loss: Loss, params: dict[str, Any]) -> bool:

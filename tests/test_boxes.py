@@ -24,6 +24,7 @@ import torch
 
 import lossatlas
 import lossatlas.torch as lt
+import lossatlas.torch._box_fast as box_fast_module
 from lossatlas import LossInputError
 from lossatlas.boxes import FORMATS, _sample
 
@@ -528,6 +529,21 @@ def test_nms_equals_the_reference(kind, threshold):
                                                     fmt=fmt), expected)  # fmt: skip
 
 
+@pytest.mark.parametrize("kind", ["piled", "spread", "clustered"])
+def test_nms_equals_the_reference_on_small_sets(kind):
+    """A few boxes at a time: among them sets whose candidate pairs all fall below the
+    threshold (a README example of 8 boxes once crashed there)."""
+    for seed in range(60):
+        n = 1 + seed % 12 + (13 if kind == "piled" else 0)  # piled plants 13 special boxes
+        boxes, scores = detections(kind, n, seed=100 + seed)
+        for threshold in (0.0, 0.3, 0.5, 0.9):
+            np.testing.assert_array_equal(
+                lossatlas.nms(boxes, scores, iou_threshold=threshold),
+                reference_nms(boxes, scores, threshold),
+            )
+            assert len(lossatlas.nms(boxes, scores, iou_threshold=threshold, kind="diou")) >= 1
+
+
 def test_nms_namespaces_and_ties():
     boxes, scores = detections("clustered", 300, seed=9)
     scores = np.round(scores, 1)  # many ties: index order
@@ -603,3 +619,133 @@ def test_nms_errors():
     _raises(lambda: lossatlas.batched_nms(boxes, scores, scores), "classes", "integer")
     with pytest.raises(LossInputError, match=r"jax\.jit"):
         jax.jit(lambda b, s: lossatlas.nms(b, s))(jnp.asarray(boxes), jnp.asarray(scores))
+
+
+# ---- the torch fast path (lossatlas/torch/_box_fast.py) against the definition ----------------
+def edge_pairs(n: int, fmt: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Half sampler pairs (overlapping, nested both ways, apart), half pairs of boxes with
+    corners on a grid of step 0.5 (exact ties of coordinates between pred and target, touching
+    boxes, zero widths, zero heights, points), a quarter of those identical; in ``fmt``."""
+    rng = np.random.default_rng(seed)
+    d = _sample(rng, (n,), {"fmt": "xyxy"})
+    pred, target = d["pred"], d["target"]
+    m = n // 2
+    g = rng.integers(-3, 4, size=(m, 2, 4)) * 0.5
+    grid = np.concatenate(
+        [np.minimum(g[..., :2], g[..., 2:]), np.maximum(g[..., :2], g[..., 2:])], -1
+    )
+    pred[:m], target[:m] = grid[:, 0], grid[:, 1]
+    target[: m // 4] = pred[: m // 4]
+    from lossatlas.boxes import _to_fmt
+
+    return _to_fmt(pred, fmt), _to_fmt(target, fmt)
+
+
+FAST_CASES = [(name, {}) for name in LOSSES] + [("iou_loss", {"log": True})]
+
+
+def _fast_and_composed(name, pred, target, dtype, upstream=None, **kw):
+    loss = getattr(lossatlas, name)
+    out = []
+    for run in (loss, loss.composed):
+        p = torch.tensor(pred, dtype=dtype, requires_grad=True)
+        v = run(p, torch.tensor(target, dtype=dtype), **kw)
+        g = torch.ones_like(v) if upstream is None else upstream.to(dtype)
+        (grad,) = torch.autograd.grad(v, p, g)
+        out.append((v.detach().numpy(), grad.numpy()))
+    return out
+
+
+def _assert_ulps(fast, composed, eps, ulps):
+    """|fast - composed| <= ulps eps (|composed| + its largest magnitude in the row): the
+    gradient's components are sums whose order differs, so a few ulps of the row's scale."""
+    scale = np.abs(composed).max(axis=-1, keepdims=True) if composed.ndim else abs(composed)
+    bound = ulps * eps * (np.abs(composed) + scale)
+    worst = np.max(np.abs(fast - composed) / (bound + 1e-300))
+    assert np.all(np.abs(fast - composed) <= bound), worst
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name,kw", FAST_CASES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fast_path_equals_the_definition(name, kw, fmt, dtype, monkeypatch):
+    # chunks of 512 rows: some with degenerate boxes (the grid pairs come first), some without
+    monkeypatch.setattr(box_fast_module, "BOX_CHUNK_ROWS", 512)
+    pred, target = edge_pairs(3000, fmt, seed=len(name) + 7 * FORMATS.index(fmt))
+    upstream = torch.from_numpy(np.random.default_rng(5).normal(size=3000))
+    (v1, g1), (v0, g0) = _fast_and_composed(
+        name, pred, target, dtype, upstream, reduction="none", fmt=fmt, **kw
+    )
+    eps = float(torch.finfo(dtype).eps)
+    _assert_ulps(v1, v0, eps, 2)
+    _assert_ulps(g1, g0, eps, 8)
+    assert np.all(np.isfinite(g1))
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("name,kw", FAST_CASES)
+def test_fast_path_reductions_weights_and_batch_axes(name, kw, reduction, monkeypatch):
+    monkeypatch.setattr(box_fast_module, "BOX_CHUNK_ROWS", 64)
+    pred, target = edge_pairs(2 * 3 * 50, "cxcywh", seed=3)
+    shape = (2, 3, 50, 4)
+    weight = torch.from_numpy(np.random.default_rng(4).uniform(0, 2, size=shape[:-1]))
+    (v1, g1), (v0, g0) = _fast_and_composed(
+        name, pred.reshape(shape), target.reshape(shape), torch.float64,
+        reduction=reduction, weight=weight, fmt="cxcywh", **kw,
+    )  # fmt: skip
+    _assert_ulps(v1, v0, 2.0**-52, 4)
+    _assert_ulps(g1, g0, 2.0**-52, 8)
+
+
+def _nodes(fn):
+    seen, stack = [], [fn]
+    while stack:
+        node = stack.pop()
+        if node is not None and node not in seen:
+            seen.append(node)
+            stack.extend(n for n, _ in node.next_functions)
+    return seen
+
+
+def test_fast_path_is_the_function_and_saves_only_the_inputs():
+    pred, target = edge_pairs(100, "xyxy", seed=9)
+    for name, kw in FAST_CASES:
+        p = torch.tensor(pred, requires_grad=True)
+        t = torch.tensor(target)
+        packed: list[torch.Tensor] = []
+
+        def pack(x, packed=packed):
+            packed.append(x)
+            return x
+
+        # the value checks run first and are no part of the graph: counted without them
+        with lossatlas.config.override(check_values=False):
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda x: x):
+                v = getattr(lossatlas, name)(p, t, reduction="none", **kw)
+        names = [type(n).__name__ for n in _nodes(v.grad_fn)]
+        assert "_BoxLossBackward" in names, names
+        assert len(packed) == 2
+        assert {x.data_ptr() for x in packed} == {p.data_ptr(), t.data_ptr()}
+
+
+def test_fast_path_double_backward_and_declines():
+    pred, target = edge_pairs(200, "xywh", seed=10)
+    for name, kw in FAST_CASES:
+        loss = getattr(lossatlas, name)
+        hvps = []
+        for run in (loss, loss.composed):
+            p = torch.tensor(pred, requires_grad=True)
+            (g,) = torch.autograd.grad(run(p, torch.tensor(target), fmt="xywh", **kw), p,
+                                       create_graph=True)  # fmt: skip
+            (h,) = torch.autograd.grad((g * torch.tensor(target)).sum(), p)
+            hvps.append(h.numpy())
+        np.testing.assert_allclose(hvps[0], hvps[1], rtol=1e-10, atol=1e-10)
+        # a target that needs a gradient: the definition runs (the Function has none for it)
+        t = torch.tensor(target, requires_grad=True)
+        v = loss(torch.tensor(pred, requires_grad=True), t, fmt="xywh", **kw)
+        assert "_BoxLossBackward" not in [type(n).__name__ for n in _nodes(v.grad_fn)]
+        (gt,) = torch.autograd.grad(v, t)
+        (gt0,) = torch.autograd.grad(
+            loss.composed(torch.tensor(pred), t2 := torch.tensor(target, requires_grad=True),
+                          fmt="xywh", **kw), t2)  # fmt: skip
+        np.testing.assert_array_equal(gt.numpy(), gt0.numpy())

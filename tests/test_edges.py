@@ -668,7 +668,8 @@ def segmentation_edges(loss: Any, params: dict[str, Any], dtype: str) -> dict[st
     the domain's edges (+-inf, +-40, +-16, +-1, 0; p = 0, 1 and the tiny ones) in shifted
     patterns, against targets that cover some pixels, none (every class but one absent) or
     all; rounded to dtype."""
-    mode, logits = _seg_mode(loss, params), params.get("from_logits", True)
+    mode = _seg_mode(loss, params)
+    logits = params.get("from_logits", loss.spec.defaults.get("from_logits", False))
     values = SEG_LOGITS if logits else DOMAINS["probability"].edges(dtype)
     c = 1 if mode == "binary" else SEG_CLASSES
     n = 2 * len(values)

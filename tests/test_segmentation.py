@@ -111,14 +111,17 @@ def test_dice_include_background_and_class_weight_map_to_monai():
         x, y, onehot = _case(seed)
         monai = ml.DiceLoss(softmax=True, include_background=False, smooth_nr=1.0, smooth_dr=1.0)
         w = torch.tensor([0.0, 1.0, 1.0, 1.0], dtype=torch.float64)
-        close(la.dice_loss(x, y, axis=1, class_weight=w), float(monai(x, onehot)))
+        close(la.dice_loss(x, y, axis=1, from_logits=True, class_weight=w), float(monai(x, onehot)))
         w = torch.rand(4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         monai = ml.DiceLoss(softmax=True, weight=w, smooth_nr=1.0, smooth_dr=1.0)
-        ours = la.dice_loss(x, y, axis=1, class_weight=w)
+        ours = la.dice_loss(x, y, axis=1, from_logits=True, class_weight=w)
         close(ours * w.sum() / 4, float(monai(x, onehot)))
         none = ml.DiceLoss(softmax=True, weight=w, smooth_nr=1.0, smooth_dr=1.0,
                            reduction="none")(x, onehot)  # fmt: skip
-        close(la.dice_loss(x, y, axis=1, class_weight=w, reduction="none"), _np(none)[..., 0, 0])
+        close(
+            la.dice_loss(x, y, axis=1, from_logits=True, class_weight=w, reduction="none"),
+            _np(none)[..., 0, 0],
+        )
 
 
 @pytest.mark.parametrize("batch", [False, True])
@@ -128,14 +131,16 @@ def test_generalized_dice_equals_monai(batch):
     for seed in SEEDS:
         x, y, onehot = _case(seed)
         monai = ml.GeneralizedDiceLoss(softmax=True, batch=batch, reduction="none")(x, onehot)
-        got = la.generalized_dice_loss(x, y, axis=1, per_image=not batch, reduction="none")
+        got = la.generalized_dice_loss(
+            x, y, axis=1, from_logits=True, per_image=not batch, reduction="none"
+        )
         close(got, _np(monai).reshape(got.shape), rtol=1e-6, atol=1e-9)
     # every class absent from a sample except the background: still finite and equal
     x, y, onehot = _case(0)
     y[1] = 0
     onehot = F.one_hot(y, 4).movedim(-1, 1).to(torch.float64)
     monai = ml.GeneralizedDiceLoss(softmax=True, reduction="none")(x, onehot)
-    got = la.generalized_dice_loss(x, y, axis=1, reduction="none")
+    got = la.generalized_dice_loss(x, y, axis=1, from_logits=True, reduction="none")
     close(got, _np(monai).reshape(got.shape), rtol=1e-6, atol=1e-9)
 
 
@@ -146,11 +151,13 @@ def test_tversky_equals_monai():
         for batch in (False, True):
             monai = ml.TverskyLoss(softmax=True, alpha=a, beta=b, smooth_nr=1.0, smooth_dr=1.0,
                                    batch=batch, reduction="none")(x, onehot)  # fmt: skip
-            got = la.tversky_loss(x, y, axis=1, alpha=a, beta=b, per_image=not batch,
-                                  reduction="none")  # fmt: skip
+            got = la.tversky_loss(x, y, axis=1, from_logits=True, alpha=a, beta=b,
+                                  per_image=not batch, reduction="none")  # fmt: skip
             close(got, _np(monai).reshape(got.shape))
         # focal Tversky: the same ratio to the power gamma
-        got = la.focal_tversky_loss(x, y, axis=1, alpha=a, beta=b, gamma=0.75, reduction="none")
+        got = la.focal_tversky_loss(
+            x, y, axis=1, from_logits=True, alpha=a, beta=b, gamma=0.75, reduction="none"
+        )
         monai = ml.TverskyLoss(softmax=True, alpha=a, beta=b, smooth_nr=1.0, smooth_dr=1.0,
                                reduction="none")(x, onehot)  # fmt: skip
         close(got, _np(monai).reshape(got.shape) ** 0.75)
@@ -171,7 +178,9 @@ def test_dice_ce_equals_monai(batch):
             lambda_dice=ld,
             lambda_ce=lc,
         )(x, y[:, None])
-        got = la.dice_ce_loss(x, y, axis=1, per_image=not batch, lambda_dice=ld, lambda_ce=lc)
+        got = la.dice_ce_loss(
+            x, y, axis=1, from_logits=True, per_image=not batch, lambda_dice=ld, lambda_ce=lc
+        )
         close(got, float(monai))
 
 
@@ -183,17 +192,19 @@ def test_gradients_equal_monai_autograd(name):
         a = x.clone().requires_grad_(True)
         b = x.clone().requires_grad_(True)
         if name == "dice":
-            ours = la.dice_loss(a, y, axis=1)
+            ours = la.dice_loss(a, y, axis=1, from_logits=True)
             theirs = ml.DiceLoss(softmax=True, smooth_nr=1.0, smooth_dr=1.0)(b, onehot)
         elif name == "tversky":
-            ours = la.tversky_loss(a, onehot, axis=1, mode="multilabel", alpha=0.3, beta=0.7)
+            ours = la.tversky_loss(
+                a, onehot, axis=1, from_logits=True, mode="multilabel", alpha=0.3, beta=0.7
+            )
             theirs = ml.TverskyLoss(sigmoid=True, alpha=0.3, beta=0.7, smooth_nr=1.0,
                                     smooth_dr=1.0)(b, onehot)  # fmt: skip
         elif name == "gdl":
-            ours = la.generalized_dice_loss(a, y, axis=1)
+            ours = la.generalized_dice_loss(a, y, axis=1, from_logits=True)
             theirs = ml.GeneralizedDiceLoss(softmax=True)(b, onehot)
         else:
-            ours = la.dice_ce_loss(a, y, axis=1)
+            ours = la.dice_ce_loss(a, y, axis=1, from_logits=True)
             theirs = ml.DiceCELoss(softmax=True, to_onehot_y=True, smooth_nr=1.0,
                                    smooth_dr=1.0)(b, y[:, None])  # fmt: skip
         ours.backward()
@@ -234,10 +245,10 @@ def test_optax_dice_loss():
         a, b = rng.uniform(0.1, 1.0, size=2)
         theirs = optax.losses.dice_loss(jnp.asarray(z), jnp.asarray(onehot), smooth=s, alpha=a,
                                         beta=b, reduction="none")  # fmt: skip
-        ours = la.tversky_loss(z, y, alpha=a, beta=b, smooth=s, reduction="none")
+        ours = la.tversky_loss(z, y, alpha=a, beta=b, smooth=s, from_logits=True, reduction="none")
         close(ours, np.asarray(theirs))
         theirs = optax.losses.dice_loss(jnp.asarray(z), jnp.asarray(onehot), smooth=s)
-        close(la.dice_loss(z, y, smooth=2 * s, reduction="none").mean(axis=-1),
+        close(la.dice_loss(z, y, smooth=2 * s, from_logits=True, reduction="none").mean(axis=-1),
               np.asarray(theirs))  # fmt: skip
 
 
@@ -286,7 +297,7 @@ def test_smp_formulas(mode):
             y = (rng.uniform(size=(2, c, 4, 5)) < 0.5).astype(np.float64)
             ours_target = y[:, 0] if mode == "binary" else y
         pred = logits[:, 0] if mode == "binary" else logits
-        kw = {"mode": mode, "axis": 1, "per_image": False}
+        kw = {"mode": mode, "axis": 1, "per_image": False, "from_logits": True}
         s = float(rng.uniform(0, 1))
         close(la.dice_loss(pred, ours_target, smooth=s, **kw), _smp("dice", logits, y, mode, s))
         close(la.jaccard_loss(pred, ours_target, smooth=s, **kw),
@@ -381,11 +392,15 @@ def test_tversky_half_half_is_dice_and_one_one_is_jaccard():
     Tversky(1, 1, s) is Jaccard with smooth s."""
     rng = np.random.default_rng(5)
     z, y = rng.normal(size=(3, 4, 5, 3)), rng.integers(0, 3, size=(3, 4, 5))
-    close(la.tversky_loss(z, y, reduction="none"), la.dice_loss(z, y, smooth=2.0, reduction="none"))
-    close(la.tversky_loss(z, y, alpha=1.0, beta=1.0, reduction="none"),
-          la.jaccard_loss(z, y, reduction="none"))  # fmt: skip
-    close(la.focal_tversky_loss(z, y, alpha=0.5, beta=0.5, gamma=1.0, reduction="none"),
-          la.dice_loss(z, y, smooth=2.0, reduction="none"))  # fmt: skip
+    close(
+        la.tversky_loss(z, y, from_logits=True, reduction="none"),
+        la.dice_loss(z, y, smooth=2.0, from_logits=True, reduction="none"),
+    )
+    close(la.tversky_loss(z, y, alpha=1.0, beta=1.0, from_logits=True, reduction="none"),
+          la.jaccard_loss(z, y, from_logits=True, reduction="none"))  # fmt: skip
+    close(la.focal_tversky_loss(z, y, alpha=0.5, beta=0.5, gamma=1.0, from_logits=True,
+                                reduction="none"),
+          la.dice_loss(z, y, smooth=2.0, from_logits=True, reduction="none"))  # fmt: skip
 
 
 def test_dice_ce_reuses_dice_and_cross_entropy():
@@ -395,14 +410,18 @@ def test_dice_ce_reuses_dice_and_cross_entropy():
     z, y = rng.normal(size=(3, 4, 5, 3)) * 2, rng.integers(0, 3, size=(3, 4, 5))
     w = np.array([0.5, 1.0, 2.0])
     got = la.dice_ce_loss(z, y, lambda_dice=0.7, lambda_ce=1.3, class_weight=w, ignore_index=1,
-                          reduction="none")  # fmt: skip
-    dice = la.dice_loss(z, y, class_weight=w, ignore_index=1, reduction="none")
+                          from_logits=True, reduction="none")  # fmt: skip
+    dice = la.dice_loss(z, y, class_weight=w, ignore_index=1, from_logits=True, reduction="none")
     ce = [la.cross_entropy(z[i], y[i], class_weight=w, ignore_index=1) for i in range(3)]
     close(got, 0.7 * dice.sum(axis=-1) / w.sum() + 1.3 * np.array(ce))
     onehot = np.eye(3)[y]
-    got = la.dice_ce_loss(z, onehot, mode="multilabel", reduction="none")
+    got = la.dice_ce_loss(z, onehot, mode="multilabel", from_logits=True, reduction="none")
     bce = la.binary_cross_entropy_with_logits(z, onehot, reduction="none").mean(axis=(1, 2, 3))
-    close(got, la.dice_loss(z, onehot, mode="multilabel", reduction="none").mean(-1) + bce)
+    close(
+        got,
+        la.dice_loss(z, onehot, mode="multilabel", from_logits=True, reduction="none").mean(-1)
+        + bce,
+    )
 
 
 # ---- options ----------------------------------------------------------------------------------
@@ -426,7 +445,7 @@ def test_ignore_index_removes_pixels():
         z = rng.normal(size=(3, 4, 5, 3))
         labels = rng.integers(0, 3, size=(3, 4, 5))
         labels = np.where(rng.uniform(size=labels.shape) < 0.3, -100, labels)
-        got = la.dice_loss(z, labels, ignore_index=-100, reduction="none")
+        got = la.dice_loss(z, labels, ignore_index=-100, from_logits=True, reduction="none")
         prob = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
         for i in range(3):
             kept = labels[i] != -100
@@ -437,25 +456,38 @@ def test_ignore_index_removes_pixels():
 def test_per_image_false_sums_the_batch_and_weights():
     rng = np.random.default_rng(8)
     z, y = rng.normal(size=(4, 5, 3)), rng.integers(0, 3, size=(4, 5))
-    batch = la.dice_loss(z, y, per_image=False, reduction="none")
+    batch = la.dice_loss(z, y, per_image=False, from_logits=True, reduction="none")
     assert batch.shape == (3,)
-    close(batch, la.dice_loss(z.reshape(1, 20, 3), y.reshape(1, 20), reduction="none")[0])
-    binary = la.dice_loss(z[..., 0], y == 1, mode="binary", per_image=False, reduction="none")
+    close(
+        batch,
+        la.dice_loss(z.reshape(1, 20, 3), y.reshape(1, 20), from_logits=True, reduction="none")[0],
+    )
+    binary = la.dice_loss(
+        z[..., 0], y == 1, mode="binary", per_image=False, from_logits=True, reduction="none"
+    )
     assert binary.shape == ()
     # class weights enter the mean: sum(u w_c l) / sum(u w_c)
     w, u = np.array([1.0, 2.0, 0.0]), rng.uniform(size=(4, 1))
-    none = la.dice_loss(z, y, reduction="none")
-    close(la.dice_loss(z, y, class_weight=w, weight=u), np.sum(u * w * none) / np.sum(u * w))
-    close(la.dice_loss(z, y, class_weight=w, per_image=False),
+    none = la.dice_loss(z, y, from_logits=True, reduction="none")
+    close(
+        la.dice_loss(z, y, class_weight=w, weight=u, from_logits=True),
+        np.sum(u * w * none) / np.sum(u * w),
+    )
+    close(la.dice_loss(z, y, class_weight=w, per_image=False, from_logits=True),
           np.sum(w * batch) / np.sum(w))  # fmt: skip
 
 
 def test_axis_and_probability_targets():
     rng = np.random.default_rng(9)
     z, y = rng.normal(size=(2, 3, 4, 5)), rng.integers(0, 3, size=(2, 4, 5))
-    first = la.dice_loss(z, y, axis=1, reduction="none")
-    close(first, la.dice_loss(np.moveaxis(z, 1, -1), y, reduction="none"))
-    close(first, la.dice_loss(z, np.moveaxis(np.eye(3)[y], -1, 1), axis=1, reduction="none"))
+    first = la.dice_loss(z, y, axis=1, from_logits=True, reduction="none")
+    close(first, la.dice_loss(np.moveaxis(z, 1, -1), y, from_logits=True, reduction="none"))
+    close(
+        first,
+        la.dice_loss(
+            z, np.moveaxis(np.eye(3)[y], -1, 1), axis=1, from_logits=True, reduction="none"
+        ),
+    )
 
 
 # ---- errors -----------------------------------------------------------------------------------
@@ -465,23 +497,58 @@ def test_errors(loss):
     with pytest.raises(LossInputError, match="pred"):  # probabilities outside [0, 1]
         loss(z + 1.5, np.zeros((2, 4), dtype=np.int64), from_logits=False)
     with pytest.raises(LossInputError, match="target"):  # a class index >= C
-        loss(z, np.full((2, 4), 3))
+        loss(z, np.full((2, 4), 3), from_logits=True)
     with pytest.raises(LossInputError, match="target"):  # a one-hot of another class count
-        loss(z, np.zeros((2, 4, 4)))
+        loss(z, np.zeros((2, 4, 4)), from_logits=True)
     with pytest.raises(LossInputError, match="class_weight"):
-        loss(z, np.zeros((2, 4), dtype=np.int64), class_weight=np.ones(4))
+        loss(z, np.zeros((2, 4), dtype=np.int64), class_weight=np.ones(4), from_logits=True)
     with pytest.raises(LossInputError, match="target"):  # a mask value outside [0, 1]
-        loss(z[..., 0], np.full((2, 4), 2.0), mode="binary")
+        loss(z[..., 0], np.full((2, 4), 2.0), mode="binary", from_logits=True)
     with pytest.raises(LossInputError, match="target"):  # binary: the same shape
-        loss(z[..., 0], np.zeros((2, 5)), mode="binary")
+        loss(z[..., 0], np.zeros((2, 5)), mode="binary", from_logits=True)
     with pytest.raises(LossInputError, match="class_weight"):
-        loss(z[..., 0], np.zeros((2, 4)), mode="binary", class_weight=np.ones(1))
+        loss(z[..., 0], np.zeros((2, 4)), mode="binary", class_weight=np.ones(1), from_logits=True)
     with pytest.raises(LossInputError, match="mode"):
-        loss(z, np.zeros((2, 4), dtype=np.int64), mode="softmax")
+        loss(z, np.zeros((2, 4), dtype=np.int64), mode="softmax", from_logits=True)
     with pytest.raises(LossInputError, match="smooth"):
-        loss(z, np.zeros((2, 4), dtype=np.int64), smooth=-1.0)
+        loss(z, np.zeros((2, 4), dtype=np.int64), smooth=-1.0, from_logits=True)
     # an ignored value is accepted in a mask
-    loss(z[..., 0], np.full((2, 4), 255.0), mode="binary", ignore_index=255)
+    loss(z[..., 0], np.full((2, 4), 255.0), mode="binary", ignore_index=255, from_logits=True)
+
+
+def test_multiclass_domains_catch_a_misread_mode():
+    """mode="multiclass" (the default) takes class probabilities along the class axis and a
+    target of pred's shape summing to 1 there: a binary mask (N, H, W) passed without
+    mode="binary" raises, naming mode (its last axis would be read as the classes)."""
+    rng = np.random.default_rng(11)
+    mask = (rng.uniform(size=(2, 5, 6)) < 0.5).astype(np.float64)
+    prob = rng.uniform(size=(2, 5, 6))
+    z = rng.normal(size=(2, 5, 3))
+    soft = rng.dirichlet(np.ones(3), size=(2, 5))
+    for loss in ALL:
+        with pytest.raises(LossInputError, match="mode='binary'") as err:
+            loss(prob, mask)
+        assert err.value.argument == "pred" and "sums from" in err.value.got
+        with pytest.raises(LossInputError, match="mode='binary'") as err:
+            loss(rng.normal(size=(2, 5, 6)), mask, from_logits=True)
+        assert err.value.argument == "target" and "class axis" in err.value.expected
+        assert np.isfinite(float(loss(prob, mask, mode="binary")))
+        # soft class probabilities are a target; scaled ones are not
+        assert np.isfinite(float(loss(z, soft, from_logits=True)))
+        with pytest.raises(LossInputError, match="summing to 1") as err:
+            loss(z, soft * 1.5, from_logits=True)
+        assert err.value.argument == "target"
+        # logits read as probabilities (the default from_logits=False)
+        with pytest.raises(LossInputError, match="from_logits=True") as err:
+            loss(z, np.zeros((2, 5), dtype=np.int64))
+        assert err.value.argument == "pred"
+        with pytest.raises(LossInputError, match="from_logits=True"):
+            loss(z, soft, mode="multilabel")
+    # the default reads probabilities: a softmax output gives the logits' loss
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    labels = rng.integers(0, 3, size=(2, 5))
+    for loss in ALL:
+        close(loss(e / e.sum(axis=-1, keepdims=True), labels), loss(z, labels, from_logits=True))
 
 
 # ---- torch modules and JAX --------------------------------------------------------------------
@@ -492,17 +559,20 @@ def test_torch_modules_take_dim_1(name, spatial):
     """The modules read (N, C, H, W) and (N, C, D, H, W) with dim=1, as the core with axis=1
     does; backward works."""
     x, y, onehot = _case(0, spatial=spatial)
-    module = getattr(lt, name)()
+    module = getattr(lt, name)(from_logits=True)
     core = lt.MODULES[module.loss.name].loss
     pred = x.clone().requires_grad_(True)
     out = module(pred, y)
-    close(float(out), float(core(x, y, axis=1)))
+    close(float(out), float(core(x, y, axis=1, from_logits=True)))
     out.backward()
     assert torch.isfinite(pred.grad).all()
-    multilabel = getattr(lt, name)(mode="multilabel", reduction="none")(x, onehot)
-    close(_np(multilabel), _np(core(x, onehot, axis=1, mode="multilabel", reduction="none")))
-    binary = getattr(lt, name)(mode="binary")(x[:, 0], onehot[:, 1])
-    close(float(binary), float(core(x[:, 0], onehot[:, 1], mode="binary")))
+    multilabel = getattr(lt, name)(mode="multilabel", from_logits=True, reduction="none")(x, onehot)
+    close(
+        _np(multilabel),
+        _np(core(x, onehot, axis=1, mode="multilabel", from_logits=True, reduction="none")),
+    )
+    binary = getattr(lt, name)(from_logits=True, mode="binary")(x[:, 0], onehot[:, 1])
+    close(float(binary), float(core(x[:, 0], onehot[:, 1], mode="binary", from_logits=True)))
 
 
 @pytest.mark.parametrize("loss", ALL, ids=lambda f: f.name)
@@ -514,11 +584,11 @@ def test_jax_jit_and_grad(loss):
 
     @jax.jit
     def value_and_grad(z, labels):
-        return jax.value_and_grad(lambda z: loss(z, labels, axis=1))(z)
+        return jax.value_and_grad(lambda z: loss(z, labels, axis=1, from_logits=True))(z)
 
     value, grad = value_and_grad(z, labels)
     t = x.clone().requires_grad_(True)
-    expected = loss(t, y, axis=1)
+    expected = loss(t, y, axis=1, from_logits=True)
     expected.backward()
     close(float(value), float(expected))
     close(np.asarray(grad), _np(t.grad), atol=1e-14)

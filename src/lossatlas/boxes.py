@@ -44,7 +44,7 @@ from ._reduce import Unreduced
 from ._registry import register
 from ._spec import BoostingHessian, Curve, Input, LossSpec, Param, Probe, Properties
 from ._validate import LossInputError, describe, values_checkable
-from ._xp import compute_dtype, const, stop_gradient
+from ._xp import compute_dtype, const, is_tracing, stop_gradient
 
 __all__ = [
     "FORMATS",
@@ -61,6 +61,9 @@ __all__ = [
 FORMATS = ("xyxy", "xywh", "cxcywh")
 KINDS = ("iou", "giou", "diou", "ciou")
 FOUR_OVER_PI2 = 4.0 / math.pi**2
+#: pairs of box_iou computed at once
+PAIRWISE_CHUNK = 1 << 16
+MAX_CHUNKS = 64
 
 YU_2016 = (
     "Yu, J., Jiang, Y., Wang, Z., Cao, Z., Huang, T. (2016). UnitBox: An Advanced Object "
@@ -291,10 +294,20 @@ def box_iou(
     b2 = boxes2 if boxes2.dtype == dtype else xp.astype(boxes2, dtype)
     check_boxes(name, "boxes1", xp, b1, fmt)
     check_boxes(name, "boxes2", xp, b2, fmt)
+    # eagerly, rows of boxes1 in chunks of about PAIRWISE_CHUNK pairs (at most MAX_CHUNKS):
+    # the kernel's dozen temporaries stay the size of a chunk, in the caches, not of the (N, M)
+    # result
+    rows = int(b1.shape[-2])
+    step = max(1, PAIRWISE_CHUNK // max(int(b2.shape[-2]), 1), -(-rows // MAX_CHUNKS))
+    if is_tracing(b1) or is_tracing(b2):  # a compiler fuses the kernel whole
+        step = max(rows, 1)
+    b = _parts(xp, b2[..., None, :, :], fmt)
+    blocks = []
     with QUIET_NUMPY():
-        a = _parts(xp, b1[..., :, None, :], fmt)
-        b = _parts(xp, b2[..., None, :, :], fmt)
-        out = _overlap(xp, a, b, kind, float(eps))[0]
+        for start in range(0, max(rows, 1), step):
+            a = _parts(xp, b1[..., start : start + step, None, :], fmt)
+            blocks.append(_overlap(xp, a, b, kind, float(eps))[0])
+    out = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=-2)
     return out if out.dtype == out_dtype else xp.astype(out, out_dtype)
 
 

@@ -223,8 +223,8 @@ def _greedy_sparse(
         return _greedy_dense(b, area, threshold, kind)
     i, j = found
     removed = np.zeros(n, dtype=bool)
-    if len(i):
-        hit = _pair_scores(b, area, i, j, kind) > threshold
+    hit = _pair_scores(b, area, i, j, kind) > threshold if len(i) else np.zeros(0, bool)
+    if hit.any():
         src, dst = np.minimum(i[hit], j[hit]), np.maximum(i[hit], j[hit])  # score order
         order = np.argsort(src, kind="stable")
         src, dst = src[order], dst[order]

@@ -20,13 +20,17 @@ empty target is finite (1/s per pixel in probability space).
 
 Modes and shapes (``axis`` names the class axis; the torch modules use ``dim=1``):
 
-- ``mode="binary"``: pred and target of one shape (N, *spatial), no class axis; the output
+- ``mode="binary"``: pred and target of one shape (N, *spatial), no class axis; pred holds
+  probabilities in [0, 1] (logits and a sigmoid with ``from_logits=True``); the output
   ("none") is (N,) per sample, or () with ``per_image=False``.
-- ``mode="multiclass"`` (default): pred (N, *spatial, C) (classes along ``axis``), a softmax
-  with ``from_logits=True``; target class indices (N, *spatial) (one-hot encoded here) or
-  per-class values in [0, 1] of pred's shape; output (N, C), or (C,) with ``per_image=False``.
-- ``mode="multilabel"``: pred and target (N, *spatial, C), a sigmoid per class; output (N, C),
-  or (C,).
+- ``mode="multiclass"`` (default): pred (N, *spatial, C) (classes along ``axis``), class
+  probabilities summing to 1 along it, or logits and a softmax with ``from_logits=True``;
+  target class indices (N, *spatial) (one-hot encoded here) or class probabilities (one-hot
+  or soft, summing to 1) of pred's shape; output (N, C), or (C,) with ``per_image=False``.
+  Anything else raises ``LossInputError`` naming ``mode`` (a binary mask (N, H, W) read in
+  this mode would make W the classes).
+- ``mode="multilabel"``: pred and target (N, *spatial, C), probabilities per class (logits
+  and a sigmoid per class with ``from_logits=True``); output (N, C), or (C,).
 
 ``per_image=True`` sums each sample's pixels (MONAI's ``batch=False``), ``per_image=False``
 every pixel of the batch (MONAI's ``batch=True``, segmentation_models_pytorch's and Keras's
@@ -45,12 +49,12 @@ from typing import Any
 
 import numpy as np
 
-from ._loss import Loss
+from ._loss import Call, Loss
 from ._reduce import Unreduced
 from ._registry import register
 from ._spec import BoostingHessian, Curve, Input, LossSpec, Param, Probe, Properties, Variant
 from ._validate import LossInputError
-from ._xp import const, sigmoid_pair, times_finite, where0
+from ._xp import const, library, sigmoid_pair, times_finite, where0
 
 __all__ = [
     "dice_ce_loss",
@@ -62,6 +66,7 @@ __all__ = [
     "seg_params",
     "seg_variants",
     "soft_counts",
+    "softmax_pair",
     "tversky_loss",
 ]
 
@@ -101,16 +106,23 @@ DICE_1945 = (
 
 # ---- the input structure shared by every segmentation loss ------------------------------------
 def seg_inputs(mode: str) -> tuple[Input, Input]:
-    """The (pred, target) inputs of a segmentation loss in ``mode`` (see the module doc)."""
+    """The (pred, target) inputs of a segmentation loss in ``mode`` (see the module doc),
+    with probabilities (``from_logits=False``, the default): per pixel in binary mode, per
+    pixel and class in multilabel mode, class probabilities (domain "simplex", summing to 1
+    along the class axis) in multiclass mode; ``seg_variants`` makes them logits with
+    ``from_logits=True``."""
     if mode == "binary":
         return (
-            Input("pred", "N *s", "logit", doc="one score per pixel (N, *spatial)"),
+            Input("pred", "N *s", "probability",
+                  doc="one probability (a logit with from_logits=True) per pixel (N, *spatial)"),
             Input("target", "N *s", "mask", differentiable=False,
                   doc="the mask, pred's shape: values in [0, 1] or ignore_index"),
         )  # fmt: skip
     pred = Input(
-        "pred", "N *s C", "logit", class_axis=True,
-        doc="one score per pixel and class (N, *spatial, C), classes along axis",
+        "pred", "N *s C", "simplex" if mode == "multiclass" else "probability", class_axis=True,
+        doc="one probability (a logit with from_logits=True) per pixel and class "
+        "(N, *spatial, C), classes along axis" + (", summing to 1 over the classes"
+                                                  if mode == "multiclass" else ""),
     )  # fmt: skip
     if mode == "multilabel":
         return pred, Input(
@@ -119,16 +131,17 @@ def seg_inputs(mode: str) -> tuple[Input, Input]:
         )  # fmt: skip
     return pred, Input(
         "target", "N *s", "class_index", dtype="index", differentiable=False,
-        doc="class indices (N, *spatial), or per-class values in [0, 1] of pred's shape",
+        doc="class indices (N, *spatial), or class probabilities (one-hot or soft, summing "
+        "to 1 along the class axis) of pred's shape",
         alternatives=(
-            Input("target", "N *s C", "binary", differentiable=False, class_axis=True),
+            Input("target", "N *s C", "simplex", differentiable=False, class_axis=True),
         ),
     )  # fmt: skip
 
 
 def seg_variants(*, per_class: bool = True) -> tuple[Variant, ...]:
     """The variants of the segmentation input structure: the binary and multilabel modes'
-    inputs, probabilities with ``from_logits=False``, and the output's pattern (``"N C"``
+    inputs, logits with ``from_logits=True``, and the output's pattern (``"N C"``
     per sample and class where ``per_class``, else ``"N"``; without N under
     ``per_image=False``; without C in binary mode)."""
     multi, single = ("N C", "C") if per_class else ("N", "")
@@ -140,7 +153,7 @@ def seg_variants(*, per_class: bool = True) -> tuple[Variant, ...]:
                 output=multi),
         Variant({"per_image": False}, output=single),
         Variant({"per_image": False, "mode": "binary"}, output=""),
-        Variant({"from_logits": False}, {"pred": "probability"}),
+        Variant({"from_logits": True}, {"pred": "logit"}),
     ]  # fmt: skip
     return tuple(out)
 
@@ -151,8 +164,9 @@ def seg_params(smooth: float = 1.0, *, smooth_doc: str = "") -> tuple[Param, ...
         Param("mode", "multiclass", "'binary' (no class axis), 'multiclass' (softmax over the "
               "classes; index or per-class targets) or 'multilabel' (a sigmoid per class)",
               kind="choice", choices=MODES),
-        Param("from_logits", True, "pred holds logits (a softmax in multiclass mode, a sigmoid "
-              "otherwise) or probabilities in [0, 1]", kind="bool"),
+        Param("from_logits", False, "pred holds probabilities (class probabilities summing to "
+              "1 in multiclass mode, values in [0, 1] otherwise) or logits (True: a softmax in "
+              "multiclass mode, a sigmoid otherwise)", kind="bool"),
         Param("axis", -1, "the class axis of pred (and of a per-class target)", kind="axis"),
         Param("smooth", smooth, smooth_doc or "added to the numerator and the denominator of "
               "the overlap ratio", low=0.0),
@@ -180,10 +194,8 @@ def soft_counts(xp: Any, pred: Any, target: Any, params: Mapping[str, Any]) -> d
     (N, S, C): ``p`` (the probability), ``q`` (1 - p, computed without cancellation), ``y``
     (the one-hot or given target, 0 where ignored), ``valid`` (False on ignored pixels, or
     None) and, for cross entropy, ``pred`` and ``target`` reshaped the same way (a class
-    index target as (N, S)). Probabilities come from the library's stable softmax
-    (``multiclass._SoftmaxParts``) or sigmoid pair."""
-    from .multiclass import _SoftmaxParts
-
+    index target as (N, S)). Probabilities come from ``softmax_pair`` or the library's
+    sigmoid pair."""
     mode, ignore = params["mode"], params["ignore_index"]
     classes = mode != "binary"
     z = _flat(xp, pred, classes)
@@ -191,9 +203,7 @@ def soft_counts(xp: Any, pred: Any, target: Any, params: Mapping[str, Any]) -> d
         p = z
         q = const(xp, 1.0, z) - z
     elif mode == "multiclass":
-        parts = _SoftmaxParts(xp, z)
-        p = parts.probs(xp)
-        q = parts.one_minus_probs(xp, p)
+        p, q = softmax_pair(xp, z)
     else:
         p, q = sigmoid_pair(xp, z)
     n, s, c = z.shape
@@ -216,6 +226,52 @@ def soft_counts(xp: Any, pred: Any, target: Any, params: Mapping[str, Any]) -> d
     if valid is not None:
         p, q, y = where0(xp, valid, p), where0(xp, valid, q), where0(xp, valid, y)
     return {"p": p, "q": q, "y": y, "valid": valid, "pred": z, "target": ce_target}
+
+
+def softmax_pair(xp: Any, z: Any) -> tuple[Any, Any]:
+    """(softmax(z), 1 - softmax(z)) along the last axis, each to a few ulps where it is tiny.
+
+    With m = max z, e = exp(z - m) and the classes at the maximum ("top", e = 1 exactly)
+    apart from the others: E = sum of the top classes' e (their count), R = the others' sum,
+    S = E + R; p = e / S and 1 - p = (sum of the other classes' e) / S, summed as
+    (R - e_other) + (E - e_top): for a top class R + (E - 1), where E - 1 is exact, so
+    1 - p keeps R's digits where p is near 1 (no 1 - p cancellation). No argmax and no
+    select (an argmax over a short class axis is far slower than the rest on torch).
+    Every class's z - m carries its own derivative, so the split of m's derivative at a tie
+    does not matter (the softmax is shift invariant). A +inf logit gives the limit (uniform
+    over the +inf classes, the others 0) and a -inf logit probability 0, by clamping to the
+    dtype's finite range first (zero derivative there, as for the limit)."""
+    big = float(xp.finfo(z.dtype).max)
+    z = xp.clip(z, -big, big)
+    m = _along_classes(xp, z, xp.maximum)
+    e = xp.exp(z - m)
+    e_top = e * xp.astype(z == m, z.dtype)
+    e_other = e - e_top
+    top_sum = _along_classes(xp, e_top, xp.add)
+    other_sum = _along_classes(xp, e_other, xp.add)
+    total = top_sum + other_sum
+    return e / total, ((other_sum - e_other) + (top_sum - e_top)) / total
+
+
+SHORT_CLASS_AXIS = 8
+
+
+def _along_classes(xp: Any, x: Any, op: Any) -> Any:
+    """The max (``op`` xp.maximum) or sum (xp.add) over the last axis, keepdims. On NumPy
+    arrays with a few classes (up to ``SHORT_CLASS_AXIS``) as elementwise ops of the class
+    slices: NumPy reduces a short innermost axis several times slower than one elementwise
+    pass (an (N, S, 4) max: 155 ms against 35 ms). Elsewhere the reduction itself (torch
+    reduces the moved class axis of an (N, C, H, W) tensor fast, while the slices' backward
+    would allocate a full gradient each; JAX fuses either)."""
+    c = x.shape[-1]
+    if library(x) != "numpy" or not 0 < c <= SHORT_CLASS_AXIS:
+        if op is xp.maximum:
+            return xp.max(x, axis=-1, keepdims=True)
+        return xp.sum(x, axis=-1, keepdims=True)
+    out = x[..., 0:1]
+    for k in range(1, c):
+        out = op(out, x[..., k : k + 1])
+    return out
 
 
 def _onehot(xp: Any, labels: Any, c: int, like: Any) -> Any:
@@ -273,6 +329,38 @@ def _weighted(xp: Any, values: Any, class_weight: Any, binary: bool) -> Unreduce
                      xp.broadcast_to(class_weight, tuple(values.shape)))  # fmt: skip
 
 
+_OTHER_MODES = (
+    "for a binary mask pass mode='binary', for independent per-class masks mode='multilabel'"
+)
+
+
+def _domain_hint(argument: str, params: Mapping[str, Any], raw: Mapping[str, Any]) -> str | None:
+    """What pred or target must hold under ``mode`` and ``from_logits``, naming the options
+    (None where the error is not about them: a target of another shape)."""
+    mode, logits = params.get("mode", "multiclass"), params.get("from_logits", False)
+    if argument == "pred":
+        if logits:
+            return None
+        if mode == "multiclass":
+            return (
+                "class probabilities summing to 1 along the class axis (mode='multiclass', "
+                f"from_logits=False; for logits pass from_logits=True, {_OTHER_MODES})"
+            )
+        return (
+            f"probabilities in [0, 1] (mode={mode!r}, from_logits=False; for logits pass "
+            "from_logits=True)"
+        )
+    if mode != "multiclass":
+        return None
+    pred, target = raw.get("pred"), raw.get("target")
+    if pred is None or target is None or target.ndim != pred.ndim:
+        return None
+    return (
+        "class probabilities (one-hot or soft) summing to 1 along the class axis, or class "
+        f"indices without the class axis (mode='multiclass'; {_OTHER_MODES})"
+    )
+
+
 class _Overlap(Loss):
     """What every overlap loss shares: the checks of the options together, the masking of
     zero-weight samples and the definition from the soft counts."""
@@ -283,6 +371,22 @@ class _Overlap(Loss):
                 self.name, "class_weight", "None in binary mode (one class: no class axis)",
                 "an array",
             )  # fmt: skip
+
+    def _validate(self, raw: dict[str, Any], params: dict[str, Any], weight: Any) -> Call:
+        """The core's validation, with a domain error of pred or target restated to name the
+        option that most likely set it (``mode`` or ``from_logits``): a binary mask (N, H, W)
+        under the default mode="multiclass" reads W as the classes, and fails here."""
+        try:
+            return super()._validate(raw, params, weight)
+        except LossInputError as err:
+            if err.argument not in ("pred", "target") or not (
+                "sum" in err.expected or err.expected.startswith("values in")
+            ):
+                raise
+            expected = _domain_hint(err.argument, params, raw)
+            if expected is None:
+                raise
+            raise LossInputError(err.function, err.argument, expected, err.got) from None
 
     def _mask_zero_weight(
         self, xp: Any, inputs: dict[str, Any], domains: dict[str, str], weight: Any
@@ -329,7 +433,7 @@ def _spec(name: str, **kw: Any) -> LossSpec:
         boosting=BoostingHessian(
             "none", reason="an overlap ratio of sums over pixels, not a per-pixel objective"
         ),
-        probe=lambda p: overlap_probe(p, per_class=per_class),
+        probe=kw.pop("probe", lambda p: overlap_probe(p, per_class=per_class)),
         **kw,
     )
 
@@ -596,12 +700,18 @@ class DiceCELoss(_Overlap):
             Param("lambda_ce", 1.0, "the weight of the cross-entropy term", low=0.0),
         ),
         aliases=("dice_cross_entropy", "dice_ce"),
+        # a small foreground (5 of 40 pixels, as segmentation usually has): on the half-covered
+        # 20-pixel image a cross entropy weighted 3 (or class weights that dilute the Dice
+        # mean over absent classes) outweighs the Dice term's concave part along t, and the
+        # sum looks convex there; it is not (the Dice term bends down on any image where the
+        # cross entropy's pixels outnumber the target's enough)
+        probe=lambda p: overlap_probe(p, per_class=False, pixels=40, target=5),
         framework_names={"monai": "monai.losses.DiceCELoss", "nnunet": "DC_and_CE_loss"},
         variants=(
             # on probabilities the cross entropy's gradient grows like 1/p
             Variant({"from_logits": False}, properties={"robust": False}),
             Variant(
-                lambda p: not p.get("from_logits", True) and p.get("mode") != "multiclass",
+                lambda p: not p.get("from_logits", False) and p.get("mode") != "multiclass",
                 properties={"robust": True, "bounded": True},
                 note="from_logits=False, binary or multilabel (binary_cross_entropy clamps "
                 "each log at -100, as PyTorch does: bounded, with a bounded slope)",
@@ -669,7 +779,8 @@ class DiceCELoss(_Overlap):
 
 
 # ---- the probe -------------------------------------------------------------------------------
-PROBE_PIXELS = 20  # a 1-D image: the target covers the first half
+PROBE_PIXELS = 20  # a 1-D image: the target covers its first PROBE_TARGET pixels
+PROBE_TARGET = 10
 PROBE_TS = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
 
 
@@ -678,14 +789,15 @@ def _sigmoid(t: np.ndarray) -> np.ndarray:
     return np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _coverage(t: np.ndarray, kind: str) -> np.ndarray:
-    """The foreground probability of each pixel, (len(t), PROBE_PIXELS), for the logit t:
+def _coverage(
+    t: np.ndarray, kind: str, pixels: int = PROBE_PIXELS, half: int = PROBE_TARGET
+) -> np.ndarray:
+    """The foreground probability of each pixel, (len(t), pixels), for the logit t:
     "soft", probability sigmoid(t) on the target's pixels and 0 elsewhere; "shift", a mask of
     the target's size shifted so that it covers a fraction sigmoid(t) of the target
     (fractional pixels at its edges), held in [0.01, 0.99] (a confident mistake costs a
     cross entropy infinity)."""
-    half = PROBE_PIXELS // 2
-    pixels = np.arange(PROBE_PIXELS, dtype=np.float64)
+    pixels = np.arange(pixels, dtype=np.float64)
     f = _sigmoid(np.asarray(t, dtype=np.float64))[:, None]
     if kind == "soft":
         return np.where(pixels[None, :] < half, f, 0.0)
@@ -700,17 +812,24 @@ def _logit(x: np.ndarray) -> np.ndarray:
         return np.log(x) - np.log1p(-x)
 
 
-def _probe_arrays(t: np.ndarray, kind: str, params: Mapping[str, Any], n_classes: int) -> dict:
-    """pred and target at the logits t: class 1 is the target's foreground (the first half),
+def _probe_arrays(
+    t: np.ndarray,
+    kind: str,
+    params: Mapping[str, Any],
+    n_classes: int,
+    pixels: int = PROBE_PIXELS,
+    half: int = PROBE_TARGET,
+) -> dict:
+    """pred and target at the logits t: class 1 is the target's foreground (the first
+    ``half`` pixels),
     class 0 the background, any further class absent. On logits the soft curve's target
     pixels hold t itself (their logit), the others -inf."""
-    mode, logits = params.get("mode", "multiclass"), params.get("from_logits", True)
+    mode, logits = params.get("mode", "multiclass"), params.get("from_logits", False)
     # the foreground's class index: 1, or 2 where 1 is the ignore_index
     fg = 2 if params.get("ignore_index") == 1 and mode == "multiclass" else 1
-    half = PROBE_PIXELS // 2
-    mask = np.arange(PROBE_PIXELS) < half
+    mask = np.arange(pixels) < half
     t = np.asarray(t, dtype=np.float64)
-    p = _coverage(t, kind)
+    p = _coverage(t, kind, pixels, half)
     n = p.shape[0]
     soft = np.where(mask[None, :], t[:, None], -np.inf) if kind == "soft" else _logit(p)
     if mode == "binary":
@@ -718,31 +837,37 @@ def _probe_arrays(t: np.ndarray, kind: str, params: Mapping[str, Any], n_classes
         target = np.broadcast_to(mask.astype(np.float64), p.shape).copy()
     elif mode == "multiclass":  # logits (0, z, -inf, ...): softmax (1 - p, p, 0, ...)
         if logits:
-            pred = np.full((n, PROBE_PIXELS, n_classes), -np.inf)
+            pred = np.full((n, pixels, n_classes), -np.inf)
             pred[..., 0] = 0.0
             pred[..., fg] = soft
         else:
-            pred = np.zeros((n, PROBE_PIXELS, n_classes))
+            pred = np.zeros((n, pixels, n_classes))
             pred[..., 0], pred[..., fg] = 1.0 - p, p
         target = np.broadcast_to(mask.astype(np.int64) * fg, p.shape).copy()
     else:  # a sigmoid per class: the background's logit is the foreground's, negated
-        probs = np.zeros((n, PROBE_PIXELS, n_classes))
+        probs = np.zeros((n, pixels, n_classes))
         probs[..., 0], probs[..., 1] = 1.0 - p, p
         pred = _logit(probs) if logits else probs
         if logits:
             pred[..., 0], pred[..., 1] = -soft, soft
-        target = np.zeros((n, PROBE_PIXELS, n_classes))
+        target = np.zeros((n, pixels, n_classes))
         target[..., 0], target[..., 1] = ~mask, mask
     if not params.get("per_image", True):  # each t one batch of one image
         pred, target = pred[:, None], target[:, None]
     return {"pred": pred, "target": target}
 
 
-def overlap_probe(params: Mapping[str, Any], *, per_class: bool = True) -> Probe:
-    """The overlap along a logit t: a 1-D image of 20 pixels whose target is the first half,
-    with a prediction of probability sigmoid(t) on the target and 0 elsewhere (the overlap
-    fraction); two classes (background, foreground)
-    unless a class weight names more; in binary mode the foreground alone. The loss drawn is
+def overlap_probe(
+    params: Mapping[str, Any],
+    *,
+    per_class: bool = True,
+    pixels: int = PROBE_PIXELS,
+    target: int = PROBE_TARGET,
+) -> Probe:
+    """The overlap along a logit t: a 1-D image of ``pixels`` pixels (20) whose target is
+    the first ``target`` (10), with a prediction of probability sigmoid(t) on the target and
+    0 elsewhere (the overlap fraction); two classes (background, foreground) unless a class
+    weight names more; in binary mode the foreground alone. The loss drawn is
     the mean over the classes. With per_image=False each t is a batch of one image."""
     weight = params.get("class_weight")
     n_classes = 2 if weight is None else max(2, len(weight))
@@ -752,12 +877,12 @@ def overlap_probe(params: Mapping[str, Any], *, per_class: bool = True) -> Probe
     # "shift", has kinks where its edge crosses a pixel: it is not drawn)
     curves = (
         Curve("probability sigmoid(t) on the target", "soft",
-              lambda t: _probe_arrays(t, "soft", params, n_classes)),
+              lambda t: _probe_arrays(t, "soft", params, n_classes, pixels, target)),
     )  # fmt: skip
     return Probe(
         "overlap fraction", "overlap logit t (fraction sigmoid(t))", "t",
-        "20 pixels, the target the first 10: probability sigmoid(t) on them and 0 elsewhere; "
-        "mean over the classes", "real",
+        f"{pixels} pixels, the target the first {target}: probability sigmoid(t) on them and 0 "
+        "elsewhere; mean over the classes", "real",
         (-6.0, 6.0), PROBE_TS, curves, "t",
         batch=None if params.get("per_image", True) else 1,
     )  # fmt: skip

@@ -32,6 +32,7 @@ from .._backends import register
 from .._config import config
 from .._reduce import Unreduced
 from ..multiclass import _cap_slope, _capped
+from ._box_fast import box_fast
 
 Tensor = torch.Tensor
 #: past this, softplus(x) = x to the last bit even in float64 (exp(-40) < 2**-53 / 40)
@@ -687,6 +688,197 @@ def _row_chunked(loss: Any, call: Any) -> Unreduced | None:
     )
 
 
+# ---- 5. overlap losses: per-(sample, class) sums in chunks, their gradient in closed form ----
+#: elements of the logits per chunk of samples
+OVERLAP_CHUNK_ELEMENTS = 1 << 18
+#: the overlap losses served, and whether squared=True is (the V-Net form: dice_loss only)
+_OVERLAP = {"dice_loss", "jaccard_loss", "tversky_loss", "focal_tversky_loss"}
+
+
+def _overlap_probs(z: Tensor, params: dict[str, Any]) -> Tensor:
+    """The probabilities of a chunk (classes on axis 1), as the definition forms them."""
+    if not params["from_logits"]:
+        return z
+    return torch.softmax(z, 1) if params["mode"] == "multiclass" else torch.sigmoid(z)
+
+
+def _overlap_chunk(
+    z: Tensor, t: Tensor, params: dict[str, Any], index: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(p, y, ny) of a chunk, each (n, C, S) or broadcasting to it: the probabilities, the
+    target times the mask m of counted pixels (a float one-hot of this chunk alone for class
+    indices) and m (1 - y), exactly (products with 0 and 1 and a difference of the two);
+    ny is None for class indices without ignore_index (m = 1, and y in {0, 1})."""
+    ignore = params["ignore_index"]
+    p = _overlap_probs(z, params)
+    if index:  # the one-hot of a chunk, by a compare in z's dtype (exact: classes < 2^24)
+        classes = torch.arange(z.shape[1], device=z.device, dtype=z.dtype)[None, :, None]
+        y = torch.eq(classes, t.to(z.dtype)[:, None, :], out=torch.empty_like(z))
+        if ignore is None:
+            return p, y, None  # m = 1: m (1 - y) is 1 - y
+        m = (t != ignore).to(z.dtype)[:, None, :]
+        y = y.mul_(m)
+        return p, y, m - y
+    if ignore is not None and params["mode"] != "multiclass":
+        m = (t != ignore).to(z.dtype)
+        y = t * m  # (t is ignore_index, finite, where m is 0)
+        return p, y, m - y
+    return p, t, 1.0 - t
+
+
+def _overlap_sums(z: Tensor, t: Tensor, params: dict[str, Any], index: bool) -> Tensor:
+    """The sums of a chunk over its pixels, (K, n, C): TP = sum m p y, FP = sum m p (1 - y),
+    FN = sum m (1 - p) y, or with squared=True sum m (p - y)^2, sum m p^2, sum m y^2."""
+    p, y, ny = _overlap_chunk(z, t, params, index)
+    if params.get("squared", False):
+        m = 1.0 if ny is None else y + ny
+        r = p - y
+        return torch.stack([(r * r * m).sum(-1), (p * p * m).sum(-1), (y * y).sum(-1)])
+    hit = p * y
+    off = p - hit if ny is None else p * ny  # m p (1 - y)
+    if index and params["from_logits"]:
+        # 1 - p of the true class as the other classes' sum (no cancellation where p is near 1)
+        q = off.sum(1, keepdim=True)
+        fn = torch.bmm(y, q.transpose(1, 2))[..., 0]
+    elif not params["from_logits"]:
+        fn = ((1.0 - p) * y).sum(-1)
+    else:
+        fn = (torch.sigmoid(-z) * y).sum(-1)
+    return torch.stack([hit.sum(-1), off.sum(-1), fn])
+
+
+def _overlap_grad(
+    z: Tensor, t: Tensor, g: Tensor, params: dict[str, Any], index: bool, out: Tensor
+) -> None:
+    """d loss / d z of a chunk into ``out``, from g = d loss / d sums, (K, n, C, 1): the
+    derivative in the probabilities from the sums' definitions, then the softmax's or the
+    sigmoid's Jacobian in closed form."""
+    p, y, ny = _overlap_chunk(z, t, params, index)
+    if params.get("squared", False):  # d/dp: m (2 g_r2 (p - y) + 2 g_p2 p)
+        gp = (p - y).mul_(2.0 * g[0]).add_(p * (2.0 * g[1]))
+        if ny is not None:
+            gp = gp.mul_(y + ny)
+    elif ny is None:  # g_fp + y (g_tp - g_fn - g_fp), y in {0, 1}
+        gp = torch.addcmul(g[1].expand_as(z), y, g[0] - g[2] - g[1])
+    else:  # g_tp m y + g_fp m (1 - y) - g_fn m y
+        gp = (y * (g[0] - g[2])).add_(ny * g[1])
+    if not params["from_logits"]:
+        out.copy_(gp)
+    elif params["mode"] == "multiclass":
+        torch.mul(gp.sub_((p * gp).sum(1, keepdim=True)), p, out=out)
+    else:
+        torch.mul(gp.mul_(p), torch.sigmoid(-z), out=out)
+
+
+class _OverlapSums(torch.autograd.Function):
+    """The per-(sample, class) sums of an overlap loss, (K, N, C), from the logits x
+    (N, C, S) and the target t, computed chunk by chunk of samples (no pixel-sized tensor
+    outlives a chunk, no one-hot of the whole batch); the backward recomputes each chunk's
+    probabilities and applies the sums' derivatives in closed form, into one preallocated
+    gradient. Saves only x and t. A double backward (create_graph) differentiates the
+    definition's own pieces (``soft_counts``) on the saved inputs."""
+
+    @staticmethod
+    def forward(ctx, x, t, params, index, chunks):
+        ctx.save_for_backward(x, t)
+        ctx.params, ctx.index, ctx.chunks = params, index, chunks
+        return torch.cat([_overlap_sums(x[s], t[s], params, index) for s in chunks], dim=1)
+
+    @staticmethod
+    def backward(ctx, grad_sums):
+        x, t = ctx.saved_tensors
+        params, index = ctx.params, ctx.index
+        if torch.is_grad_enabled():  # create_graph: the definition's pieces, differentiable
+            sums = _definition_sums(x, t, params, index)
+            (grad,) = torch.autograd.grad(sums, x, grad_sums, create_graph=True)
+            return grad, None, None, None, None
+        grad = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        g = grad_sums[..., None]
+        for s in ctx.chunks:
+            _overlap_grad(x[s], t[s], g[:, s], params, index, grad[s])
+        return grad, None, None, None, None
+
+
+def _definition_sums(x: Tensor, t: Tensor, params: dict[str, Any], index: bool) -> Tensor:
+    """The sums of ``_overlap_sums`` from the definition's per-pixel pieces (differentiable)."""
+    from ..segmentation import overlap_sums, soft_counts
+
+    binary = params["mode"] == "binary"
+    pred = x[:, 0] if binary else x.movedim(1, -1)
+    target = t if index else (t[:, 0] if binary else t.movedim(1, -1))
+    pieces = soft_counts(xp, pred, target, params)
+    if params.get("squared", False):
+        p, y = pieces["p"], pieces["y"]
+        parts = [(p - y) * (p - y), p * p, y * y]
+        return torch.stack([v.sum(1) for v in parts])
+    c = overlap_sums(xp, pieces, True)
+    return torch.stack([c["tp"], c["fp"], c["fn"]])
+
+
+def _overlap(loss: Any, call: Any) -> Unreduced | None:
+    """Dice, Jaccard, Tversky and focal Tversky losses (``_OverlapSums``): the per-(sample,
+    class) soft counts in chunks of samples, then the loss of the counts by the loss's own
+    ``_from_pieces``, given two pseudo-pixels per sample and class whose sums are exactly the
+    counts (p = TP, 1 - p = FN, y = 1 and p = FP, 1 - p = 0, y = 0); squared=True is
+    ``sum m (p - y)^2 / (sum m p^2 + sum m y^2 + s)`` of its sums. The composed form keeps a
+    dozen input-sized temporaries (a one-hot among them) for its backward, this keeps none.
+    Declines float16/bfloat16, a target or class weight that needs a gradient, per-class
+    probability targets with a softmax, and a non-finite sum (a +inf logit, whose limit the
+    definition takes)."""
+    from .. import segmentation as seg
+    from .._xp import const
+
+    params = dict(call.params)
+    pred, target = call.inputs["pred"], call.inputs["target"]
+    if loss.name not in _OVERLAP or pred.dtype not in (torch.float32, torch.float64):
+        return None
+    if _needs_grad(target) or any(_needs_grad(v) for v in params.values()):
+        return None
+    squared = bool(params.get("squared", False))
+    if pred.ndim < 2 or pred.numel() == 0:
+        return None
+    mode, n = params["mode"], pred.shape[0]
+    index = mode == "multiclass" and target.ndim == pred.ndim - 1
+    if index:
+        if target.dtype.is_floating_point or target.dtype == torch.bool:
+            return None
+        t = target.reshape(n, -1)
+    elif target.dtype != pred.dtype or target.shape != pred.shape:
+        return None
+    elif mode == "multiclass" and params["from_logits"]:
+        return None  # per-class targets with a softmax: the definition
+    if mode == "binary":
+        x = pred.reshape(n, 1, -1)
+        if not index:
+            t = target.reshape(n, 1, -1)
+    else:
+        x = pred.movedim(-1, 1).reshape(n, pred.shape[-1], -1)
+        if not index:
+            t = target.movedim(-1, 1).reshape(n, pred.shape[-1], -1)
+    step = max(1, OVERLAP_CHUNK_ELEMENTS // max(x[0].numel(), 1))
+    chunks = [slice(i, min(i + step, n)) for i in range(0, n, step)]
+    sums = _OverlapSums.apply(x, t, params, index, chunks)
+    if not bool(torch.isfinite(sums).all()):
+        return None
+    if not params["per_image"]:
+        sums = sums.sum(1, keepdim=True)
+    if squared:
+        r2, p2, y2 = sums.unbind(0)
+        values = seg._ratio(xp, r2, p2 + y2 + const(xp, params["smooth"], r2))
+        if not params["per_image"]:
+            values = values[0]
+        return seg._weighted(xp, values, params["class_weight"], mode == "binary")
+    tp, fp, fn = sums.unbind(0)  # (N, C), or (1, C) over the batch
+    zero, one = torch.zeros_like(tp), torch.ones_like(tp)
+    pieces = {
+        "p": torch.stack([tp, fp], dim=1),
+        "q": torch.stack([fn, zero], dim=1),
+        "y": torch.stack([one, zero], dim=1),
+        "valid": None,
+    }
+    return loss._from_pieces(xp, pieces, params)
+
+
 for _name, _run in {
     "mae": _mae,
     "mse": _mse,
@@ -715,10 +907,15 @@ for _name, _run in {
     "charbonnier": _closed_form,
     "fair": _closed_form,
     "general_robust": _closed_form,
-    # box losses: a dozen (pairs,)-sized temporaries each in the composed form's backward
-    "iou_loss": _row_chunked,
-    "giou_loss": _row_chunked,
-    "diou_loss": _row_chunked,
-    "ciou_loss": _row_chunked,
+    # box losses: an autograd.Function with a closed-form backward (torch/_box_fast.py)
+    "iou_loss": box_fast,
+    "giou_loss": box_fast,
+    "diou_loss": box_fast,
+    "ciou_loss": box_fast,
+    # overlap losses: the soft counts in chunks, their gradient in closed form
+    "dice_loss": _overlap,
+    "jaccard_loss": _overlap,
+    "tversky_loss": _overlap,
+    "focal_tversky_loss": _overlap,
 }.items():
     register("torch", _name, _run)
