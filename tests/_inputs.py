@@ -166,8 +166,9 @@ def param_sets(loss: Loss) -> list[tuple[str, dict[str, Any]]]:
     class probabilities) gets its other forms on each base, under the key ``_form``.
     """
     defaults = default_params(loss)
-    bools = [p for p in loss.spec.params if p.kind == "bool"]
-    others = [p for p in loss.spec.params if p.kind != "bool"]
+    shared = _shared_elsewhere(loss)
+    bools = [p for p in loss.spec.params if p.kind == "bool" and p.name not in shared]
+    others = [p for p in loss.spec.params if p.kind != "bool" and p.name not in shared]
     bases: list[dict[str, Any]] = [{}] + [{b.name: not b.default} for b in bools]
     out: dict[str, dict[str, Any]] = {}
     alternatives = [i for i in loss.spec.inputs if i.alternatives]
@@ -201,6 +202,24 @@ def param_sets(loss: Loss) -> list[tuple[str, dict[str, Any]]]:
 SEGMENTATION_ON_FLAGS: dict[str, tuple[str, ...]] = {}
 
 
+#: the options every segmentation overlap loss takes through the same code (``seg_params``,
+#: ``soft_counts``, the sums): varied in full on ``dice_loss``, left at their defaults for the
+#: other overlap losses, whose own parameters, modes and from_logits are still varied (each
+#: setting of an overlap loss costs some 20 s of the generic suites)
+SEGMENTATION_SHARED = ("ignore_index", "class_weight", "per_image", "smooth", "axis")
+SEGMENTATION_REPRESENTATIVE = "dice_loss"
+
+
+def _shared_elsewhere(loss: Loss) -> tuple[str, ...]:
+    """The options of ``loss`` that the generic suites vary on another loss of its family."""
+    names = {p.name for p in loss.spec.params}
+    if loss.spec.family != "segmentation" or "mode" not in names:
+        return ()
+    if loss.name == SEGMENTATION_REPRESENTATIVE:
+        return ()
+    return tuple(n for n in SEGMENTATION_SHARED if n in names)
+
+
 def _varied_on(loss: Loss, base: dict[str, Any]) -> tuple[str, ...] | None:
     """The options varied on ``base`` (one value each but every mode), or None for all of
     them (every value): None on the defaults and for every loss but a segmentation overlap loss."""
@@ -208,6 +227,8 @@ def _varied_on(loss: Loss, base: dict[str, Any]) -> tuple[str, ...] | None:
         return None
     if "mode" not in {p.name for p in loss.spec.params}:
         return None
+    if loss.name != SEGMENTATION_REPRESENTATIVE:  # the modes on a flag: dice_loss's
+        return ()
     return SEGMENTATION_ON_FLAGS.get(next(iter(base)), ("mode",))
 
 

@@ -12,7 +12,10 @@ allocates a temporary and autograd saves several. So, on torch tensors:
 3. the logit cross entropies, the focal loss and the softmax cross entropy have Functions of
    their own, written for accuracy first: torch's native ``binary_cross_entropy_with_logits``
    gives 0 instead of 1.1e-7 at x = -16, y = 0 in float32, and its ``log_softmax`` gives 0
-   instead of 4e-9 for a confident right answer; these keep every loss exact to a few ulps.
+   instead of 4e-9 for a confident right answer; these keep every loss exact to a few ulps;
+4. losses over many pixels or boxes (the overlap losses here, the box losses in
+   ``_box_fast.py``) run in chunks of rows with a closed-form backward, so that no
+   temporary larger than a chunk's is kept and the inputs are all that is saved.
 
 Each fast path returns the unreduced loss (the core's one reducer reduces it) or None where it
 does not apply; the core then runs the definition. This module registers them when the core
@@ -21,7 +24,6 @@ first meets a torch tensor.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import array_api_compat.torch as xp
@@ -593,102 +595,7 @@ def _poly1(loss: Any, call: Any) -> Unreduced | None:
     return Unreduced(out.values, implicit if out.weight is None else implicit * out.weight)
 
 
-# ---- 4. losses of whole rows: the definition in chunks, recomputed in backward -----------------
-#: elements of the first input per chunk: the temporaries of a chunk stay in the caches
-ROW_CHUNK_ELEMENTS = 1 << 16
-
-
-def _row_slices(n_rows: int, row_elements: int) -> list[slice]:
-    step = max(1, ROW_CHUNK_ELEMENTS // max(row_elements, 1))
-    return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
-
-
-class _RowChunked(torch.autograd.Function):
-    """The loss's own definition, run over chunks of rows (the first axis of every input and
-    of the output) without autograd in the forward, and again chunk by chunk with autograd in
-    the backward: the gradient is the definition's autograd gradient, op for op, while nothing
-    larger than a chunk's temporaries is kept beyond the inputs. Double backward (create_graph)
-    recomputes the whole definition on the saved inputs, so it works too."""
-
-    @staticmethod
-    def forward(ctx, run, chunks, first, *rest):
-        ctx.run, ctx.chunks = run, chunks
-        ctx.save_for_backward(first, *rest)
-        with torch.no_grad():
-            parts = [run(first[s], *(r[s] for r in rest)) for s in chunks]
-        values = torch.cat([v for v, _, _ in parts])
-        extras = []
-        for k in (1, 2):  # the implicit weight and the mean scale: constants of the inputs
-            pieces = [None if p[k] is None else torch.broadcast_to(p[k], p[0].shape) for p in parts]
-            extras.append(torch.cat(pieces) if pieces[0] is not None else values.new_empty(0))
-        ctx.mark_non_differentiable(*extras)
-        return values, *extras
-
-    @staticmethod
-    def backward(ctx, grad_values, *_):
-        first, *rest = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph: a differentiable gradient for the Hessian
-            values = ctx.run(first, *rest)[0]
-            (grad,) = torch.autograd.grad(values, first, grad_values, create_graph=True)
-            return None, None, grad, *(None for _ in rest)
-        grad = torch.empty_like(first)
-        for s in ctx.chunks:
-            with torch.enable_grad():
-                piece = first[s].detach().requires_grad_()
-                values = ctx.run(piece, *(r[s] for r in rest))[0]
-                (grad[s],) = torch.autograd.grad(values, piece, grad_values[s])
-        return None, None, grad, *(None for _ in rest)
-
-
-def _row_chunked(loss: Any, call: Any) -> Unreduced | None:
-    """The definition in chunks of rows (``_RowChunked``) for a loss whose output's first axis
-    runs over rows that depend only on their own inputs (box pairs, images): the composed form
-    of a box or an overlap loss keeps a dozen input-sized temporaries for its backward, this
-    keeps none. Declines where the output has no rows, or where a gradient is wanted with
-    respect to anything but the first input."""
-    names = list(call.inputs)
-    first = call.inputs[names[0]]
-    shape = call.output_shape
-    if not shape or not first.requires_grad:
-        return None
-    if any(_needs_grad(call.inputs[n]) for n in names[1:]):
-        return None
-    if any(_needs_grad(v) for v in call.params.values()):
-        return None
-    # rows: the leading output axes that every input carries in front, flattened into one
-    # (all of a box loss's (*b); the N of an overlap loss's (N, C), its classes come last)
-    k = len(shape)
-    while k and any(tuple(x.shape[:k]) != tuple(shape[:k]) for x in call.inputs.values()):
-        k -= 1
-    if not k:
-        return None
-    n_rows = 1
-    for d in shape[:k]:
-        n_rows *= d
-    inputs = [x.reshape(n_rows, *x.shape[k:]) for x in call.inputs.values()]
-    row_elements = 1
-    for d in inputs[0].shape[1:]:
-        row_elements *= d
-
-    def run(*rows: Tensor) -> tuple[Any, Any, Any]:
-        sub = replace(
-            call,
-            inputs=dict(zip(names, rows, strict=True)),
-            weight=None,
-            output_shape=(rows[0].shape[0], *shape[k:]),
-        )
-        out = loss.definition(sub)
-        return out.values, out.weight, out.mean_scale
-
-    values, weight, scale = _RowChunked.apply(run, _row_slices(n_rows, row_elements), *inputs)
-    return Unreduced(
-        values.reshape(shape),
-        weight.reshape(shape) if weight.numel() else None,
-        scale.reshape(shape) if scale.numel() else None,
-    )
-
-
-# ---- 5. overlap losses: per-(sample, class) sums in chunks, their gradient in closed form ----
+# ---- 7. overlap losses: per-(sample, class) sums in chunks, their gradient in closed form ----
 #: elements of the logits per chunk of samples
 OVERLAP_CHUNK_ELEMENTS = 1 << 18
 #: the overlap losses served, and whether squared=True is (the V-Net form: dice_loss only)
