@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -46,3 +47,20 @@ def peak_in_a_fresh_process(script: str, argv: list[str], *, mmap_all: bool = Fa
         env=env,
     )
     return float(done.stdout.strip().splitlines()[-1])
+
+
+def peak_mb(run: Callable[[], object]) -> float:
+    """The rise of the resident peak (MB) over one call of ``run``; NaN where /proc lacks it."""
+    before = reset_peak()
+    run()
+    return float("nan") if before is None else (resident_kb("VmHWM") - before) / 1024
+
+
+def peaks_ours_and_peer(script: str, argv: list[str], case: str) -> tuple[float, float]:
+    """The fresh-process peaks (MB) of ``case`` run by ``script --memory-of CASE:0`` (the
+    library) and ``CASE:1`` (the peer), every block mmapped (see ``mmap_all``)."""
+    ours, peer = (
+        peak_in_a_fresh_process(script, [*argv, "--memory-of", f"{case}:{side}"], mmap_all=True)
+        for side in (0, 1)
+    )
+    return ours, peer

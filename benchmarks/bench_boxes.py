@@ -38,7 +38,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from _memory import peak_in_a_fresh_process, reset_peak, resident_kb
+from _memory import peak_mb, peaks_ours_and_peer
 from _timing import interleaved_medians
 
 import lossatlas
@@ -186,12 +186,6 @@ def case(name: str, side: int, args: argparse.Namespace) -> Callable[[], object]
     return lambda: forward_backward(fn, pred, target)
 
 
-def peak_mb(run: Callable[[], object]) -> float:
-    before = reset_peak()
-    run()
-    return float("nan") if before is None else (resident_kb("VmHWM") - before) / 1024
-
-
 def tied(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Pairs in which a coordinate of pred equals one of target on the same axis: a kink of
     the min and max in the formulas, where torch's autograd splits the gradient in halves and
@@ -260,12 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         check(label, ours_run(), peer_run(), keep)
         t_ours, t_peer = interleaved_medians([ours_run, peer_run], args.repeats)
         del ours_run, peer_run
-        m_ours, m_peer = (
-            peak_in_a_fresh_process(
-                __file__, [*shared, "--memory-of", f"{name}:{side}"], mmap_all=True
-            )
-            for side in (0, 1)
-        )
+        m_ours, m_peer = peaks_ours_and_peer(__file__, shared, name)
         mem_ratio = f"{m_ours / m_peer:.2f}" if m_peer >= 5 else "-"
         print(
             f"| {label} | torchvision {peer} (restated) | {ms(t_ours)} | {ms(t_peer)} "

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import monai
 import torch
-from _memory import peak_in_a_fresh_process, reset_peak, resident_kb
+from _memory import peak_mb, peaks_ours_and_peer
 from _timing import interleaved_medians
 from monai.losses import DiceLoss as MonaiDiceLoss
 
@@ -74,12 +74,6 @@ def case(name: str, side: int, args: argparse.Namespace) -> Callable[[], torch.T
     return run
 
 
-def peak_mb(run: Callable[[], object]) -> float:
-    before = reset_peak()
-    run()
-    return float("nan") if before is None else (resident_kb("VmHWM") - before) / 1024
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=16)
@@ -117,12 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label}: lossatlas {a:.7f}, MONAI {b:.7f}{flag}", file=sys.stderr)
         t_ours, t_peer = interleaved_medians([ours_run, peer_run], args.repeats)
         del ours_run, peer_run
-        m_ours, m_peer = (
-            peak_in_a_fresh_process(
-                __file__, [*shared, "--memory-of", f"{name}:{side}"], mmap_all=True
-            )
-            for side in (0, 1)
-        )
+        m_ours, m_peer = peaks_ours_and_peer(__file__, shared, name)
         mem_ratio = f"{m_ours / m_peer:.2f}" if m_peer >= 5 else "-"
         print(
             f"| {label} | MONAI {peer} | {t_ours:.1f} | {t_peer:.1f} | {t_ours / t_peer:.2f} "
