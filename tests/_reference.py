@@ -24,6 +24,21 @@ import mpmath as mp
 
 mp.mp.dps = 60
 
+#: below this, e^x is 0 to any float and to any product with a float-sized factor (e^-1e6
+#: against the smallest float64, e^-745); mpmath's exp of an argument near -1e300 (the edge
+#: lattices' logit margins) spends tens of milliseconds on the reduction of x by ln 2. Used
+#: only in sums and ratios (log-sum-exp, softmax, sigmoid, softplus), never where the result
+#: meets a logarithm or an infinite factor (a divergence's t log t, a Tweedie mean)
+_EXP_NEGLIGIBLE = -1e6
+
+
+def _exp(x: Any) -> Any:
+    """mp.exp(x), or 0 where the value is negligible to every float (see above)."""
+    if x < _EXP_NEGLIGIBLE:
+        return mp.mpf(0)
+    return mp.exp(x)
+
+
 INF = mp.inf
 LOG_FLOOR = -100
 
@@ -52,7 +67,7 @@ def _times(a: Any, b: Any) -> Any:
 
 
 def _softplus(x: Any) -> Any:
-    return mp.log(1 + mp.exp(x))
+    return mp.log(1 + _exp(x))
 
 
 def _sign_label(y: Any) -> Any:
@@ -144,7 +159,7 @@ def balanced_cross_entropy(x, y, *, beta, from_logits, eps):
 def focal_loss(x, y, *, alpha, gamma, from_logits, eps):
     a_t = 1 if alpha is None else alpha * y + (1 - mp.mpf(alpha)) * (1 - y)
     if from_logits:
-        p = 1 / (1 + mp.exp(-x))
+        p = 1 / (1 + _exp(-x))
         ce = _times(y, _softplus(-x)) + _times(1 - y, _softplus(x))
     else:
         p = _clip(x, eps)
@@ -168,7 +183,7 @@ def logistic_loss(x, y):
 
 
 def exponential_loss(x, y):
-    return mp.exp(-_sign_label(y) * x)
+    return _exp(-_sign_label(y) * x)
 
 
 def sparsemax_loss(x, y):
@@ -210,7 +225,7 @@ def cross_entropy(
         if top == INF:  # the limit: uniform over the +inf classes
             logp = [mp.log(mp.mpf(1) / sum(v == INF for v in z)) if v == INF else -INF for v in z]
         else:
-            lse = top + mp.log(mp.fsum(mp.exp(v - top) for v in z))
+            lse = top + mp.log(mp.fsum(_exp(v - top) for v in z))
             logp = [v - lse for v in z]
     else:
         masked = [z[c] == 0 and target[c] == 0 for c in range(n)]
@@ -226,7 +241,7 @@ def cross_entropy(
         if top in (INF, -INF):
             lse = top
         else:
-            lse = top + mp.log(mp.fsum(mp.exp(v - top) for v in z))
+            lse = top + mp.log(mp.fsum(_exp(v - top) for v in z))
         value += _times(z_loss * mp.fsum(w[c] * target[c] for c in range(n)), lse**2)
     return value
 
@@ -239,7 +254,7 @@ def _softmax_logs(z, target):
     if top == INF:
         logp = [mp.log(mp.mpf(1) / sum(v == INF for v in z)) if v == INF else -INF for v in z]
     else:
-        lse = top + mp.log(mp.fsum(mp.exp(v - top) for v in z))
+        lse = top + mp.log(mp.fsum(_exp(v - top) for v in z))
         logp = [v - lse for v in z]
     return logp, masked
 
@@ -279,7 +294,7 @@ def _softmax_pieces(z, y, ignore_index, label_smoothing, weights):
     logp, masked = _softmax_logs(z, target)
     target = _smoothed(target, masked, label_smoothing)
     w = [mp.mpf(1)] * n if weights is None else [mp.mpf(v) for v in weights]
-    return logp, [mp.exp(v) for v in logp], target, w
+    return logp, [_exp(v) for v in logp], target, w
 
 
 def softmax_focal_loss(z, y, *, gamma, alpha, ignore_index, label_smoothing):
@@ -373,7 +388,7 @@ def _log_probabilities(z, input):
     if top == INF:
         k = sum(v == INF for v in z)
         return [-mp.log(k) if v == INF else -INF for v in z]
-    lse = top + mp.log(mp.fsum(mp.exp(v - top) for v in z))
+    lse = top + mp.log(mp.fsum(_exp(v - top) for v in z))
     return [v - lse for v in z]
 
 
@@ -727,7 +742,7 @@ def _seg_sigmoid(x: Any) -> Any:
         return mp.mpf(1)
     if x == -INF:
         return mp.mpf(0)
-    return 1 / (1 + mp.exp(-x))
+    return 1 / (1 + _exp(-x))
 
 
 def _seg_softmax(z: list[Any]) -> list[Any]:
@@ -735,7 +750,7 @@ def _seg_softmax(z: list[Any]) -> list[Any]:
     if top == INF:
         hits = [v == INF for v in z]
         return [mp.mpf(h) / sum(hits) for h in hits]
-    e = [mp.mpf(0) if v == -INF else mp.exp(v - top) for v in z]
+    e = [mp.mpf(0) if v == -INF else _exp(v - top) for v in z]
     return [v / sum(e) for v in e]
 
 

@@ -32,20 +32,3 @@ def torch_fast_path_if_available():
     else:
         with lossatlas.config.override(fast_paths=False):
             yield False
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The tests of one study go to one pytest-xdist worker (``--dist loadgroup``): each worker
-    that asks for a study's report runs the study, so spreading its tests over both workers
-    would run it once more."""
-    from lossatlas.atlas.studies import STUDIES
-
-    for item in items:
-        if item.path.name != "test_studies.py":
-            continue
-        callspec = getattr(item, "callspec", None)
-        name = callspec.params.get("name") if callspec is not None else None
-        if name not in STUDIES:
-            name = next((n for n in STUDIES if item.name.startswith(f"test_{n}_")), None)
-        if name is not None:
-            item.add_marker(pytest.mark.xdist_group(name))

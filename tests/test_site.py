@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 import matplotlib.image
 import numpy as np
 import pytest
-from _atlas_site import site_build
+from _atlas_site import reusing_studies, site_build
 
 import lossatlas
 from lossatlas import cli
@@ -388,10 +388,10 @@ def test_study_pages_show_tables_notes_and_figures(root, pages):
         assert len(page.all("table")) >= 1
 
 
-def test_rebuild_gives_identical_html(root, tmp_path, monkeypatch, capsys):
+def test_rebuild_gives_identical_html(root, tmp_path, tmp_path_factory, monkeypatch, capsys):
     """A second build writes the same bytes. The loss figures and portraits are copied from the
-    first build (plots.py tests its own determinism; redrawing them doubles the test time);
-    everything else, the studies included, is computed again."""
+    first build and the studies' reports reused (plots.py and test_studies.py test their
+    determinism; recomputing them doubles the test time); every page is written again."""
     figures = root / "figures"
 
     def copy_loss_figures(loss, out_dir):
@@ -414,7 +414,8 @@ def test_rebuild_gives_identical_html(root, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(plots, "loss_figures", copy_loss_figures)
     monkeypatch.setattr(plots, "family_portraits", copy_portraits)
     again = tmp_path / "again"
-    index = site.build_site(again, progress=True, seed=0)
+    with reusing_studies(tmp_path_factory):
+        index = site.build_site(again, progress=True, seed=0)
     assert index == again.resolve() / "index.html"
     assert "atlas" in capsys.readouterr().err  # the progress bar, on stderr
 

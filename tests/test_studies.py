@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _atlas_site import study_run
 
 from lossatlas.atlas.studies import (
     STUDIES,
@@ -42,22 +43,23 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class _Reports(dict):
-    """Each study run on first use with the default seed and backend, then kept."""
+    """Each study's run with the default seed and backend, shared with the atlas build of this
+    process (``_atlas_site.study_run``): run when a test first asks for it."""
 
     def __init__(self, factory: pytest.TempPathFactory) -> None:
         super().__init__()
         self._factory = factory
 
     def __missing__(self, name: str) -> tuple[StudyReport, Path]:
-        folder = self._factory.mktemp(name)
-        self[name] = (run_study(name, folder, progress=False), folder)
+        self[name] = study_run(self._factory, name)
         return self[name]
 
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[StudyReport, Path]]:
-    """Every study run once with the default seed and backend (shared by the tests below;
-    each runs when a test first asks for it, so a selection of tests runs only its studies)."""
+    """Every study run once with the default seed and backend (shared by the tests below and
+    the atlas build; each runs when a test first asks for it, so a selection of tests runs only
+    its studies)."""
     return _Reports(tmp_path_factory)
 
 
