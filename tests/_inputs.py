@@ -182,7 +182,7 @@ def param_sets(loss: Loss) -> list[tuple[str, dict[str, Any]]]:
             if varied is not None and p.name != "mode":  # (segmentation, on a flag: once)
                 values = values[:1]
             variants += [{**base, p.name: v} for v in values]
-        for item in alternatives:
+        for item in alternatives if "_form" not in shared else ():
             for k in range(1, len(item.forms)):
                 variants.append({**base, "_form": {item.name: k}})
         for changes in variants:
@@ -193,43 +193,58 @@ def param_sets(loss: Loss) -> list[tuple[str, dict[str, Any]]]:
     return list(out.items())
 
 
-#: the options of a segmentation overlap loss (a spec with a ``mode``) varied on a flipped
-#: flag (``from_logits``: softmax or sigmoid; ``per_image`` and ``squared``: the sums and
-#: the output's shape per mode): ``mode``, every value. Every other option is changed from
-#: the defaults alone (ignore_index and class_weight on logits: test_segmentation, against
-#: MONAI and the library's cross entropy); the cross product cost minutes in the generic
-#: suites (test_infinite_logits_give_the_limit alone some 20 s per setting).
-SEGMENTATION_ON_FLAGS: dict[str, tuple[str, ...]] = {}
+OVERLAP_LOSSES = (
+    "dice_loss",
+    "jaccard_loss",
+    "tversky_loss",
+    "focal_tversky_loss",
+    "generalized_dice_loss",
+    "dice_ce_loss",
+)
+#: options that several losses take through the same code: (the losses, the options, the
+#: loss they are varied on). On the others they stay at their defaults while their own
+#: parameters, modes and flags are still varied (each setting of an overlap loss costs some
+#: 20 s of the generic suites).
+SHARED_OPTIONS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
+    # the overlap losses' pixel selection, class weights, sums and target forms (seg_params,
+    # soft_counts; "_form": class indices, one-hot encoded by the same code)
+    (
+        OVERLAP_LOSSES,
+        ("ignore_index", "class_weight", "per_image", "smooth", "axis", "_form"),
+        "dice_loss",
+    ),
+    # Dice's squared denominator, which dice_ce_loss takes to dice_loss
+    (("dice_loss", "dice_ce_loss"), ("squared",), "dice_loss"),
+    # the Tversky index's weights (the focal Tversky loss is a power of the Tversky loss)
+    (("tversky_loss", "focal_tversky_loss"), ("alpha", "beta"), "tversky_loss"),
+    # the box formats (boxes._parts and its torch twin); eps enters each kind's own terms
+    (("iou_loss", "giou_loss", "diou_loss", "ciou_loss"), ("fmt",), "iou_loss"),
+)
 
-
-#: the options every segmentation overlap loss takes through the same code (``seg_params``,
-#: ``soft_counts``, the sums): varied in full on ``dice_loss``, left at their defaults for the
-#: other overlap losses, whose own parameters, modes and from_logits are still varied (each
-#: setting of an overlap loss costs some 20 s of the generic suites)
-SEGMENTATION_SHARED = ("ignore_index", "class_weight", "per_image", "smooth", "axis")
+#: the segmentation loss whose flipped flags are crossed with ``mode`` (every other option is
+#: changed from the defaults alone, and on the other segmentation losses a flipped flag is
+#: crossed with nothing: ignore_index and class_weight on logits are test_segmentation's,
+#: against MONAI and the library's cross entropy)
 SEGMENTATION_REPRESENTATIVE = "dice_loss"
 
 
 def _shared_elsewhere(loss: Loss) -> tuple[str, ...]:
-    """The options of ``loss`` that the generic suites vary on another loss of its family."""
-    names = {p.name for p in loss.spec.params}
-    if loss.spec.family != "segmentation" or "mode" not in names:
-        return ()
-    if loss.name == SEGMENTATION_REPRESENTATIVE:
-        return ()
-    return tuple(n for n in SEGMENTATION_SHARED if n in names)
+    """The options of ``loss`` that the generic suites vary on another loss (SHARED_OPTIONS)."""
+    return tuple(
+        option
+        for losses, options, representative in SHARED_OPTIONS
+        if loss.name in losses and loss.name != representative
+        for option in options
+    )
 
 
 def _varied_on(loss: Loss, base: dict[str, Any]) -> tuple[str, ...] | None:
     """The options varied on ``base`` (one value each but every mode), or None for all of
-    them (every value): None on the defaults and for every loss but a segmentation overlap loss."""
+    them (every value): None on the defaults and for every loss outside the segmentation
+    family."""
     if not base or loss.spec.family != "segmentation":
         return None
-    if "mode" not in {p.name for p in loss.spec.params}:
-        return None
-    if loss.name != SEGMENTATION_REPRESENTATIVE:  # the modes on a flag: dice_loss's
-        return ()
-    return SEGMENTATION_ON_FLAGS.get(next(iter(base)), ("mode",))
+    return ("mode",) if loss.name == SEGMENTATION_REPRESENTATIVE else ()
 
 
 def _valid_together(loss: Loss, params: dict[str, Any]) -> bool:
