@@ -23,6 +23,7 @@ import torch
 from array_api_compat import device as xp_device
 
 import lossatlas
+from lossatlas._backends import fast_path
 from lossatlas._domains import DOMAINS
 
 pytestmark = pytest.mark.usefixtures("torch_fast_path_if_available")
@@ -352,16 +353,23 @@ def test_grad_hess_at_kinks_and_edges(loss, params):
 
 
 # ---- torch gradcheck ----------------------------------------------------------------------------
-@pytest.mark.parametrize("path", ["composed", "default"])
-@pytest.mark.parametrize(
-    ("loss", "params"), [c for c in CASES if not c.values[0].spec.held_constant]
-)
+GRADCHECK_CASES = [
+    pytest.param(*c.values, path, id=f"{path}-{c.id}")
+    for c in CASES
+    if not c.values[0].spec.held_constant
+    for path in ("composed", "default")
+    if path == "composed" or fast_path("torch", c.values[0].name) is not None
+]
+
+
+@pytest.mark.parametrize(("loss", "params", "path"), GRADCHECK_CASES)
 def test_torch_gradcheck(loss, params, path):
     """torch.autograd.gradcheck and gradgradcheck in float64 away from kinks, with respect to
     pred and every array argument (var, pos_weight), through a weighted mean. A loss that
     holds a term constant in its gradient (``spec.held_constant``: CIoU's alpha) is left out:
     its gradient is by design not the derivative of its value (its own tests hold it to its
-    peers' and to the frozen-term derivative). gradgradcheck (every second derivative, the
+    peers' and to the frozen-term derivative). The default path runs where it differs from the
+    definition (a registered torch fast path). gradgradcheck (every second derivative, the
     off-diagonal ones included) runs on the defaults and each flipped flag; on the other
     settings of a loss with analytic derivatives test_grad_hess_* holds the double backward's
     Hessian diagonal to them."""
