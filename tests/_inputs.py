@@ -163,7 +163,9 @@ def param_sets(loss: Loss) -> list[tuple[str, dict[str, Any]]]:
     Bases are the defaults and the defaults with one boolean flipped (a flag can change the
     domain of pred, e.g. ``from_logits``); from every base each other parameter takes its
     non-default values one at a time. An input with alternative forms (class indices or
-    class probabilities) gets its other forms on each base, under the key ``_form``.
+    class probabilities) gets its other forms on each base, under the key ``_form``. An
+    option in ``SHARED_OPTIONS`` is varied on its representative loss only, and a flipped flag
+    of a segmentation loss is crossed with less (``_varied_on``).
     """
     defaults = default_params(loss)
     shared = _shared_elsewhere(loss)
@@ -171,7 +173,8 @@ def param_sets(loss: Loss) -> list[tuple[str, dict[str, Any]]]:
     others = [p for p in loss.spec.params if p.kind != "bool" and p.name not in shared]
     bases: list[dict[str, Any]] = [{}] + [{b.name: not b.default} for b in bools]
     out: dict[str, dict[str, Any]] = {}
-    alternatives = [i for i in loss.spec.inputs if i.alternatives]
+    # an input's other forms (class indices for probabilities), unless varied on another loss
+    alternatives = [i for i in loss.spec.inputs if i.alternatives and "_form" not in shared]
     for base in bases:
         variants = [base]
         varied = _varied_on(loss, base)
@@ -182,7 +185,7 @@ def param_sets(loss: Loss) -> list[tuple[str, dict[str, Any]]]:
             if varied is not None and p.name != "mode":  # (segmentation, on a flag: once)
                 values = values[:1]
             variants += [{**base, p.name: v} for v in values]
-        for item in alternatives if "_form" not in shared else ():
+        for item in alternatives:
             for k in range(1, len(item.forms)):
                 variants.append({**base, "_form": {item.name: k}})
         for changes in variants:
