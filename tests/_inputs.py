@@ -206,8 +206,8 @@ OVERLAP_LOSSES = (
 )
 #: options that several losses take through the same code: (the losses, the options, the
 #: loss they are varied on). On the others they stay at their defaults while their own
-#: parameters, modes and flags are still varied (each setting of an overlap loss costs some
-#: 20 s of the generic suites).
+#: parameters, modes and flags are still varied (each setting of a structured loss costs
+#: the generic suites seconds: 2 to 6 s per setting of an overlap or Lovász loss).
 SHARED_OPTIONS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
     # the overlap losses' pixel selection, class weights, sums and target forms (seg_params,
     # soft_counts; "_form": class indices, one-hot encoded by the same code)
