@@ -790,20 +790,20 @@ def _sigmoid(t: np.ndarray) -> np.ndarray:
 
 
 def _coverage(
-    t: np.ndarray, kind: str, pixels: int = PROBE_PIXELS, half: int = PROBE_TARGET
+    t: np.ndarray, kind: str, pixels: int = PROBE_PIXELS, covered: int = PROBE_TARGET
 ) -> np.ndarray:
-    """The foreground probability of each pixel, (len(t), pixels), for the logit t:
-    "soft", probability sigmoid(t) on the target's pixels and 0 elsewhere; "shift", a mask of
-    the target's size shifted so that it covers a fraction sigmoid(t) of the target
-    (fractional pixels at its edges), held in [0.01, 0.99] (a confident mistake costs a
-    cross entropy infinity)."""
-    pixels = np.arange(pixels, dtype=np.float64)
+    """The foreground probability of each pixel, (len(t), pixels), for the logit t, the
+    target being the first ``covered`` pixels: "soft", probability sigmoid(t) on the target's
+    pixels and 0 elsewhere; "shift", a mask of the target's size shifted so that it covers a
+    fraction sigmoid(t) of the target (fractional pixels at its edges), held in [0.01, 0.99]
+    (a confident mistake costs a cross entropy infinity)."""
+    at = np.arange(pixels, dtype=np.float64)[None, :]  # each pixel's left edge
     f = _sigmoid(np.asarray(t, dtype=np.float64))[:, None]
     if kind == "soft":
-        return np.where(pixels[None, :] < half, f, 0.0)
-    start = half * (1.0 - f)  # the mask covers [start, start + half)
-    lo = np.maximum(pixels[None, :], start)
-    hi = np.minimum(pixels[None, :] + 1.0, start + half)
+        return np.where(at < covered, f, 0.0)
+    start = covered * (1.0 - f)  # the mask covers [start, start + covered)
+    lo = np.maximum(at, start)
+    hi = np.minimum(at + 1.0, start + covered)
     return 0.01 + 0.98 * np.clip(hi - lo, 0.0, 1.0)
 
 
@@ -818,18 +818,17 @@ def _probe_arrays(
     params: Mapping[str, Any],
     n_classes: int,
     pixels: int = PROBE_PIXELS,
-    half: int = PROBE_TARGET,
+    covered: int = PROBE_TARGET,
 ) -> dict:
     """pred and target at the logits t: class 1 is the target's foreground (the first
-    ``half`` pixels),
-    class 0 the background, any further class absent. On logits the soft curve's target
-    pixels hold t itself (their logit), the others -inf."""
+    ``covered`` pixels), class 0 the background, any further class absent. On logits the soft
+    curve's target pixels hold t itself (their logit), the others -inf."""
     mode, logits = params.get("mode", "multiclass"), params.get("from_logits", False)
     # the foreground's class index: 1, or 2 where 1 is the ignore_index
     fg = 2 if params.get("ignore_index") == 1 and mode == "multiclass" else 1
-    mask = np.arange(pixels) < half
+    mask = np.arange(pixels) < covered
     t = np.asarray(t, dtype=np.float64)
-    p = _coverage(t, kind, pixels, half)
+    p = _coverage(t, kind, pixels, covered)
     n = p.shape[0]
     soft = np.where(mask[None, :], t[:, None], -np.inf) if kind == "soft" else _logit(p)
     if mode == "binary":
