@@ -32,12 +32,20 @@ from .classification import (
     focal_loss,
     sparsemax_loss,
 )
+from .contrastive import clip_loss, info_nce, nt_xent, siglip_loss, supervised_contrastive
 from .ctc import ctc_batch_cost, ctc_loss
 from .detection import batched_nms, nms
 from .deviance import gamma_deviance, poisson_deviance, tweedie_deviance
 from .divergences import generalized_kl_divergence, js_divergence, kl_divergence
+from .large_margin import angular_margin_softmax, center_loss, large_margin_softmax
 from .lovasz import lovasz_hinge, lovasz_softmax
 from .margin import exponential_loss, hinge, logistic_loss, squared_hinge, zero_one_loss
+from .metric_learning import (
+    batch_hard_triplet_loss,
+    circle_loss,
+    contrastive_loss,
+    triplet_margin_loss,
+)
 from .multiclass import (
     cross_entropy,
     multiclass_hinge,
@@ -46,6 +54,12 @@ from .multiclass import (
     nll_loss,
     poly1_cross_entropy,
     softmax_focal_loss,
+)
+from .ranking import (
+    cosine_embedding_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    ranking_softmax_loss,
 )
 from .regression import (
     gaussian_nll,
@@ -107,7 +121,9 @@ __all__ = [
     "UnknownLossError",
     "Unreduced",
     "Variant",
+    "angular_margin_softmax",
     "balanced_cross_entropy",
+    "batch_hard_triplet_loss",
     "batched_nms",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -115,9 +131,14 @@ __all__ = [
     "box_iou",
     "catalog",
     "cauchy",
+    "center_loss",
     "charbonnier",
     "ciou_loss",
+    "circle_loss",
+    "clip_loss",
     "config",
+    "contrastive_loss",
+    "cosine_embedding_loss",
     "cross_entropy",
     "ctc_batch_cost",
     "ctc_loss",
@@ -139,17 +160,21 @@ __all__ = [
     "get",
     "giou_loss",
     "hinge",
+    "hinge_embedding_loss",
     "huber",
+    "info_nce",
     "iou_loss",
     "jaccard_loss",
     "js_divergence",
     "kl_divergence",
+    "large_margin_softmax",
     "log_cosh",
     "logistic_loss",
     "lovasz_hinge",
     "lovasz_softmax",
     "mae",
     "mape",
+    "margin_ranking_loss",
     "mean_bias_error",
     "mse",
     "msle",
@@ -158,19 +183,24 @@ __all__ = [
     "multilabel_soft_margin",
     "nll_loss",
     "nms",
+    "nt_xent",
     "poisson_deviance",
     "poisson_nll",
     "poly1_cross_entropy",
     "pseudo_huber",
     "quantile",
+    "ranking_softmax_loss",
     "reduce_loss",
     "rmse",
     "rmsle",
+    "siglip_loss",
     "smape",
     "smooth_l1",
     "softmax_focal_loss",
     "sparsemax_loss",
     "squared_hinge",
+    "supervised_contrastive",
+    "triplet_margin_loss",
     "truncated_squared",
     "tukey_biweight",
     "tversky_loss",

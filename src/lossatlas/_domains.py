@@ -162,8 +162,10 @@ _SAMPLERS = {
         rng.uniform(0.0, 1.0, size=shape),
     ),
     "sign": lambda rng, shape: rng.choice(np.array([-1.0, 1.0]), size=shape),
+    "strict_sign": lambda rng, shape: rng.choice(np.array([-1.0, 1.0]), size=shape),
     "hard_mask": lambda rng, shape: rng.integers(0, 2, size=shape).astype(np.float64),
     "log_probability": lambda rng, shape: np.log(rng.uniform(0.01, 0.99, size=shape)),
+    "cosine": lambda rng, shape: rng.uniform(-1.0, 1.0, size=shape),
 }
 
 DOMAINS: dict[str, Domain] = {
@@ -183,6 +185,7 @@ DOMAINS: dict[str, Domain] = {
             ignorable=True,
         ),
         Domain("sign", "a label in {-1, 1} (0 is read as -1)", members=(-1.0, 0.0, 1.0), safe=1.0),
+        Domain("strict_sign", "a label -1 or 1 (0 is an error)", members=(-1.0, 1.0), safe=1.0),
         Domain(
             "hard_mask",
             "a hard label 0 or 1, or ignore_index (left out)",
@@ -196,6 +199,14 @@ DOMAINS: dict[str, Domain] = {
             safe=-1.0,
         ),
         Domain("class_index", "an integer class index in [0, C), or ignore_index", index=True),
+        Domain("cosine", "a cosine similarity in [-1, 1]", low=-1.0, high=1.0),
+        Domain(
+            "label",
+            "an integer label; samples with equal labels belong together (any integers: "
+            "no class count)",
+            index=True,
+            relative=True,
+        ),
         Domain(
             "label_sequence",
             "integer labels in [0, C) other than the blank, padded (values past each "

@@ -7,7 +7,9 @@ function makes torch promote through ``result_type``, which breaks ``torch.compi
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 from array_api_compat import array_namespace, is_jax_array, is_torch_array
@@ -56,6 +58,27 @@ def is_tracing(x: Array) -> bool:
     if isinstance(x, jax.core.Tracer):
         return True
     return isinstance(jax.numpy.zeros(()), jax.core.Tracer)
+
+
+def compiled_on_jax(
+    kernel: Callable[..., Array], xp: Any, arrays: tuple[Array, ...], **static: Any
+) -> Array:
+    """``kernel(xp, *arrays, **static)``; on JAX through one ``jax.jit`` per kernel and
+    static setting (cached): the same operations compiled together once per shape, where
+    eager JAX compiles each of a structured loss's dozens of operations for every new shape
+    (seconds per call). A jitted function composes with an outer ``jit``, ``grad`` and
+    ``vmap``. The static settings are Python scalars (hashable)."""
+    if not is_jax_array(arrays[0]):
+        return kernel(xp, *arrays, **static)
+    return _jitted(kernel, tuple(sorted(static.items())))(*arrays)
+
+
+@functools.cache
+def _jitted(kernel: Callable[..., Array], static: tuple[tuple[str, Any], ...]) -> Any:
+    import jax
+    import jax.numpy as jnp
+
+    return jax.jit(functools.partial(kernel, jnp, **dict(static)))
 
 
 def has_values(x: Array) -> bool:

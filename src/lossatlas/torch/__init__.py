@@ -365,6 +365,12 @@ GeneralizedDiceLoss = module_class(
 DiceCELoss = module_class("DiceCELoss", get("dice_ce_loss"), "monai.losses.DiceCELoss")
 LovaszHingeLoss = module_class("LovaszHingeLoss", get("lovasz_hinge"))
 LovaszSoftmaxLoss = module_class("LovaszSoftmaxLoss", get("lovasz_softmax"))
+ContrastiveLoss = module_class("ContrastiveLoss", get("contrastive_loss"))
+TripletMarginLoss = module_class(
+    "TripletMarginLoss", get("triplet_margin_loss"), "torch.nn.TripletMarginLoss"
+)
+BatchHardTripletLoss = module_class("BatchHardTripletLoss", get("batch_hard_triplet_loss"))
+CircleLoss = module_class("CircleLoss", get("circle_loss"))
 MAPELoss = module_class("MAPELoss", get("mape"))
 SMAPELoss = module_class("SMAPELoss", get("smape"))
 MSLELoss = module_class("MSLELoss", get("msle"))
@@ -373,6 +379,70 @@ IoULoss = module_class("IoULoss", get("iou_loss"))
 GIoULoss = module_class("GIoULoss", get("giou_loss"))
 DIoULoss = module_class("DIoULoss", get("diou_loss"))
 CIoULoss = module_class("CIoULoss", get("ciou_loss"))
+# the large-margin losses on given class weights / cosines / centres; the modules that own them
+# as nn.Parameters (ArcFaceLoss, CosFaceLoss, SphereFaceLoss, LargeMarginSoftmaxLoss,
+# CenterLoss) are in .heads
+LargeMarginSoftmax = module_class("LargeMarginSoftmax", get("large_margin_softmax"))
+AngularMarginSoftmax = module_class("AngularMarginSoftmax", get("angular_margin_softmax"))
+FunctionalCenterLoss = module_class("FunctionalCenterLoss", get("center_loss"))
+
+
+class _MarginModule(LossModule):
+    """A loss whose one hyperparameter is torch's positional ``margin``."""
+
+    default_margin: ClassVar[float] = 0.0
+
+    def __init__(
+        self, margin: float | None = None, reduction: str = "mean", *, compile: bool = False
+    ) -> None:
+        margin = self.default_margin if margin is None else margin
+        super().__init__(reduction=reduction, compile=compile, margin=margin)
+
+
+class MarginRankingLoss(_MarginModule):
+    """torch's margin ranking loss with strict {-1, 1} targets: a drop-in for
+    ``torch.nn.MarginRankingLoss``. ``MarginRankingLoss(margin=0.0, reduction="mean", *,
+    compile=False)``; ``forward(input1, input2, target, weight=None)``. Computed by
+    ``lossatlas.margin_ranking_loss``; a target other than -1 or 1 raises LossInputError."""
+
+    loss = get("margin_ranking_loss")
+
+    def forward(self, input1: torch.Tensor, input2: torch.Tensor, target: torch.Tensor,
+                weight: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        return super().forward(input1, input2, target, weight=weight)
+
+
+class HingeEmbeddingLoss(_MarginModule):
+    """torch's hinge embedding loss with strict {-1, 1} targets and distances >= 0: a drop-in
+    for ``torch.nn.HingeEmbeddingLoss``. ``HingeEmbeddingLoss(margin=1.0, reduction="mean",
+    *, compile=False)``; ``forward(input, target, weight=None)``. Computed by
+    ``lossatlas.hinge_embedding_loss``."""
+
+    loss = get("hinge_embedding_loss")
+    default_margin = 1.0
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor,
+                weight: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        return super().forward(input, target, weight=weight)
+
+
+class CosineEmbeddingLoss(_MarginModule):
+    """torch's cosine embedding loss with strict {-1, 1} targets: a drop-in for
+    ``torch.nn.CosineEmbeddingLoss``. ``CosineEmbeddingLoss(margin=0.0, reduction="mean", *,
+    compile=False)``; ``forward(input1, input2, target, weight=None)`` with embeddings (*b, D)
+    and targets (*b). Computed by ``lossatlas.cosine_embedding_loss`` (torch's eps = 1e-12
+    convention; finite gradients at zero vectors)."""
+
+    loss = get("cosine_embedding_loss")
+
+    def forward(self, input1: torch.Tensor, input2: torch.Tensor, target: torch.Tensor,
+                weight: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        return super().forward(input1, input2, target, weight=weight)
+
+
+RankingSoftmaxLoss = module_class(
+    "RankingSoftmaxLoss", get("ranking_softmax_loss"), "optax.losses.ranking_softmax_loss"
+)
 
 
 class CTCLoss(LossModule):
@@ -435,6 +505,14 @@ class CTCLoss(LossModule):
         return super().extra_repr() + ("" if self.native else ", native=False")
 
 
+from .contrastive import (  # noqa: E402  (the contrastive losses' modules)
+    ClipLoss,
+    InfoNCELoss,
+    NTXentLoss,
+    SigLipLoss,
+    SupConLoss,
+)
+
 #: the module class of every registered loss, by loss name
 MODULES: dict[str, type[LossModule]] = {
     cls.loss.name: cls
@@ -490,6 +568,13 @@ MODULES: dict[str, type[LossModule]] = {
         GIoULoss,
         DIoULoss,
         CIoULoss,
+        LargeMarginSoftmax,
+        AngularMarginSoftmax,
+        FunctionalCenterLoss,
+        MarginRankingLoss,
+        HingeEmbeddingLoss,
+        CosineEmbeddingLoss,
+        RankingSoftmaxLoss,
         DiceLoss,
         JaccardLoss,
         TverskyLoss,
@@ -498,11 +583,27 @@ MODULES: dict[str, type[LossModule]] = {
         DiceCELoss,
         LovaszHingeLoss,
         LovaszSoftmaxLoss,
+        InfoNCELoss,
+        NTXentLoss,
+        SupConLoss,
+        ClipLoss,
+        SigLipLoss,
+        ContrastiveLoss,
+        TripletMarginLoss,
+        BatchHardTripletLoss,
+        CircleLoss,
     )
 }
 
 
 from .adaptive import AdaptiveRobustLoss  # noqa: E402  (Barron's NLL: not a registered loss)
+from .heads import (  # noqa: E402  (modules that own their class weights or centres)
+    ArcFaceLoss,
+    CenterLoss,
+    CosFaceLoss,
+    LargeMarginSoftmaxLoss,
+    SphereFaceLoss,
+)
 from .linear_ce import (  # noqa: E402  (fused head + loss: not registered)
     LinearCrossEntropyLoss,
     combine_linear_cross_entropy_stats,
@@ -519,6 +620,11 @@ def module_for(name: str, **kwargs: Any) -> LossModule:
 __all__ = [
     "MODULES",
     "AdaptiveRobustLoss",
+    "ArcFaceLoss",
+    "CenterLoss",
+    "CosFaceLoss",
+    "LargeMarginSoftmaxLoss",
+    "SphereFaceLoss",
     "LinearCrossEntropyLoss",
     "LossModule",
     "combine_linear_cross_entropy_stats",

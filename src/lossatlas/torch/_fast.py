@@ -35,6 +35,7 @@ from .._config import config
 from .._reduce import Unreduced
 from ..multiclass import _cap_slope, _capped
 from ._box_fast import box_fast
+from ._contrastive_fast import FAST_PATHS as _CONTRASTIVE_FAST
 
 Tensor = torch.Tensor
 #: past this, softplus(x) = x to the last bit even in float64 (exp(-40) < 2**-53 / 40)
@@ -825,4 +826,8 @@ for _name, _run in {
     "tversky_loss": _overlap,
     "focal_tversky_loss": _overlap,
 }.items():
+    register("torch", _name, _run)
+
+# contrastive losses: the logits recomputed in backward (torch/_contrastive_fast.py)
+for _name, _run in _CONTRASTIVE_FAST.items():
     register("torch", _name, _run)
