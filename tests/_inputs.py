@@ -222,6 +222,26 @@ SHARED_OPTIONS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
     (("tversky_loss", "focal_tversky_loss"), ("alpha", "beta"), "tversky_loss"),
     # the box formats (boxes._parts and its torch twin); eps enters each kind's own terms
     (("iou_loss", "giou_loss", "diou_loss", "ciou_loss"), ("fmt",), "iou_loss"),
+    # the contrastive losses: the temperature divides the similarities, the normalisation and
+    # logit_scale go through one helper each (contrastive.unit, _scale)
+    (("info_nce", "nt_xent", "supervised_contrastive"), ("temperature",), "info_nce"),
+    (("info_nce", "clip_loss", "siglip_loss"), ("normalize",), "clip_loss"),
+    (("clip_loss", "siglip_loss"), ("logit_scale",), "clip_loss"),
+    # the metric losses' hinge margin (one _relu of distance gaps; the Circle loss's margin
+    # is another thing and varies on its own), triplet's eps and the Circle loss's gamma:
+    # varied in test_metric_learning against torch, PML and Keras, not here ("": no loss)
+    (("contrastive_loss", "batch_hard_triplet_loss"), ("margin",), "triplet_margin_loss"),
+    (("triplet_margin_loss",), ("eps",), ""),
+    (("circle_loss",), ("gamma",), ""),
+    # the ranking losses' margins enter through one hinge (ranking._hinge): varied here on
+    # margin_ranking_loss, and for each loss in test_ranking against torch; the item weights
+    # of ranking_softmax_loss multiply its labels: varied in test_ranking against optax
+    (
+        ("margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss"),
+        ("margin",),
+        "margin_ranking_loss",
+    ),
+    (("ranking_softmax_loss",), ("item_weights",), ""),
 )
 
 #: the segmentation loss whose flipped flags are crossed with ``mode`` (every other option is
@@ -244,7 +264,9 @@ def _shared_elsewhere(loss: Loss) -> tuple[str, ...]:
 def _varied_on(loss: Loss, base: dict[str, Any]) -> tuple[str, ...] | None:
     """The options varied on ``base`` (one value each but every mode), or None for all of
     them (every value): None on the defaults and for every loss outside the segmentation
-    family."""
+    and metric families (a metric loss's flag is flipped alone)."""
+    if base and loss.spec.family == "metric":  # a flipped flag (swap, soft) on its own
+        return ()
     if not base or loss.spec.family != "segmentation":
         return None
     return ("mode",) if loss.name == SEGMENTATION_REPRESENTATIVE else ()
@@ -801,12 +823,12 @@ def _diagonal(hvs: list[np.ndarray], tangents: list[np.ndarray], inputs: Inputs)
 
 
 def autodiff_jax(
-    loss: Loss, inputs: Inputs, *, dtype: str = "float64", jit: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
+    loss: Loss, inputs: Inputs, *, dtype: str = "float64", jit: bool = False, hessian: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(d l_n / d pred, the diagonal of each sample's Hessian) by JAX autodiff of the summed
     composed loss: jax.grad of the sum is the per-sample derivative (each sample's loss
     depends on its own inputs only), and forward-mode derivatives of that gradient along the
-    tangents of ``_event_tangents`` give the diagonal."""
+    tangents of ``_event_tangents`` give the diagonal (None without ``hessian``)."""
     flat = bucketed(inputs.broadcast_arrays().flat())
     n_out = int(np.prod(inputs.output_shape())) if inputs.output_shape() else 1
     x = flat.map(lambda a: convert(a, "jax", dtype))
@@ -823,6 +845,8 @@ def autodiff_jax(
             return total(p, rest, arrays, array_params)
 
         grad = jax.grad(of_pred)(pred)
+        if not hessian:
+            return grad, []
         if inputs.event_ndim:  # one vmapped product for a sequence's many tangents
             stacked = jnp.asarray(np.stack(tangents), dtype=pred.dtype)
             hvs = jax.vmap(lambda v: jax.jvp(jax.grad(of_pred), (pred,), (v,))[1])(stacked)
@@ -836,6 +860,8 @@ def autodiff_jax(
     if jit or inputs.event_ndim:  # a sequence loss: hundreds of small ops, compiled once
         both = jax.jit(both)
     grad, hvs = both(x.pred, rest, x.arrays, x.array_params)
+    if not hessian:
+        return _unflatten(to_numpy(grad), n_out, inputs), None
     tangents = [to_numpy(jnp.asarray(v, dtype=x.pred.dtype)) for v in tangents]
     hess = _diagonal([to_numpy(h) for h in hvs], tangents, flat)
     return _unflatten(to_numpy(grad), n_out, inputs), _unflatten(hess, n_out, inputs)
@@ -855,17 +881,19 @@ def _unflatten(a: np.ndarray, n_out: int, inputs: Inputs) -> np.ndarray:
 
 
 def autodiff_torch(
-    fn: Callable[..., Any], inputs: Inputs, dtype: str = "float64"
-) -> tuple[np.ndarray, np.ndarray]:
+    fn: Callable[..., Any], inputs: Inputs, dtype: str = "float64", *, hessian: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(gradient, Hessian diagonal) of ``fn(..., reduction='sum')`` with respect to the first
     input by torch autograd: the gradient of the sum is the per-sample derivative, and the
     gradients of ``sum(grad * v)`` (double backward) along the tangents of
-    ``_event_tangents`` give the diagonal."""
+    ``_event_tangents`` give the diagonal (None without ``hessian``)."""
     x = inputs.map(lambda a: convert(a, "torch", dtype))
     pred = x.pred.detach().clone().requires_grad_(True)
     x.pred = pred
     out = x.call(fn, reduction="sum")
-    (grad,) = torch.autograd.grad(out, pred, create_graph=True)
+    (grad,) = torch.autograd.grad(out, pred, create_graph=hessian)
+    if not hessian:
+        return to_numpy(grad), None
     tangents = _event_tangents(inputs)
     hvs = []
     for v in tangents:
@@ -882,13 +910,15 @@ def autodiff_torch(
 
 
 def torch_autodiff(
-    loss: Loss, inputs: Inputs, dtype: str = "float64"
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    loss: Loss, inputs: Inputs, dtype: str = "float64", *, hessian: bool = True
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """(gradient, Hessian diagonal) by torch autograd through the composed definition, and
     through the default path where that differs (a registered torch fast path)."""
-    out = {"torch autograd (composed)": autodiff_torch(loss.composed, inputs, dtype)}
+    out = {"torch autograd (composed)": autodiff_torch(loss.composed, inputs, dtype,
+                                                       hessian=hessian)}  # fmt: skip
     if fast_path("torch", loss.name) is not None:
-        out["torch autograd (default path)"] = autodiff_torch(loss, inputs, dtype)
+        out["torch autograd (default path)"] = autodiff_torch(loss, inputs, dtype,
+                                                              hessian=hessian)  # fmt: skip
     return out
 
 
@@ -972,7 +1002,11 @@ ARRAY_PARAM_ON_LINES = 0.1  # var (< 1/(2 pi), so the Gaussian NLL can go negati
 
 
 def natural_variable(loss: Loss, params: dict[str, Any]) -> str:
-    """What the x-axis of an elementwise loss is: the residual, the margin, or pred itself."""
+    """What the x-axis of an elementwise loss is: the residual, the margin, or pred itself.
+    A per-sample loss whose second input is differentiable too (x1 and x2 of a pair loss)
+    has no target to take a residual against: its variable is its probe's, "pred"."""
+    if not loss.spec.elementwise and per_sample(loss) and loss.spec.inputs[1].differentiable:
+        return "pred"
     domain = pred_domain(loss, params)
     target = target_domain(loss, params)
     # (a log-mean against a real target, tweedie_deviance at power 0, is not a residual loss)

@@ -918,3 +918,305 @@ SEGMENTATION: dict[str, Callable[..., Any]] = {
     "lovasz_hinge": lovasz_hinge,
     "lovasz_softmax": lovasz_softmax,
 }
+
+
+# ---- metric learning ----------------------------------------------------------------------------
+def _lp_distance(x: list[Any], y: list[Any], p: Any = 2, eps: Any = 0) -> Any:
+    """(sum_i |x_i - y_i + eps|^p)^(1/p)."""
+    total = mp.fsum(abs(a - b + eps) ** p for a, b in zip(x, y, strict=True))
+    return total ** (mp.mpf(1) / p) if total > 0 else mp.mpf(0)
+
+
+def metric_contrastive_loss(x1, x2, y, *, margin):
+    """Hadsell et al. with target 1 similar: y d^2 / 2 + (1 - y) max(0, m - d)^2 / 2."""
+    d = _lp_distance(x1, x2)
+    return y * d**2 / 2 + (1 - y) * max(mp.mpf(0), margin - d) ** 2 / 2
+
+
+def metric_triplet_margin_loss(a, pos, neg, *, margin, p, swap, eps):
+    """max(d(a, pos) - d(a, neg) + margin, 0) with d(x, y) = ||x - y + eps||_p; with swap the
+    negative distance is min(d(a, neg), d(pos, neg))."""
+    d_ap = _lp_distance(a, pos, p, eps)
+    d_an = _lp_distance(a, neg, p, eps)
+    if swap:
+        d_an = min(d_an, _lp_distance(pos, neg, p, eps))
+    return max(mp.mpf(0), d_ap - d_an + margin)
+
+
+def _anchors(labels: list[int]) -> list[tuple[int, list[int], list[int]]]:
+    """(anchor, its positives (same label, not itself), its negatives) for the anchors that
+    have both."""
+    out = []
+    for i, y in enumerate(labels):
+        pos = [j for j, z in enumerate(labels) if z == y and j != i]
+        neg = [k for k, z in enumerate(labels) if z != y]
+        if pos and neg:
+            out.append((i, pos, neg))
+    return out
+
+
+def metric_batch_hard_triplet_loss(e, labels, *, margin, soft):
+    """The mean over the anchors with a positive and a negative of max(farthest positive -
+    nearest negative + margin, 0) (soft: log(1 + exp(farthest - nearest))); 0 without any."""
+    losses = []
+    for i, pos, neg in _anchors(labels):
+        farthest = max(_lp_distance(e[i], e[j]) for j in pos)
+        gap = farthest - min(_lp_distance(e[i], e[k]) for k in neg)
+        losses.append(mp.log(1 + mp.exp(gap)) if soft else max(mp.mpf(0), gap + margin))
+    return mp.fsum(losses) / len(losses) if losses else mp.mpf(0)
+
+
+def metric_circle_loss(e, labels, *, gamma, margin):
+    """Sun et al.'s Circle loss on cosine similarities (a zero vector: similarity 0), the mean
+    over the anchors with a positive and a negative of log(1 + sum_pos exp(-gamma a_p (s_p -
+    (1 - m))) sum_neg exp(gamma a_n (s_n - m))), a_p = max(0, 1 + m - s_p), a_n = max(0, s_n +
+    m); 0 without any anchor."""
+
+    def unit(v: list[Any]) -> list[Any]:
+        n = mp.sqrt(mp.fsum(x * x for x in v))
+        return [x / n for x in v] if n > 0 else [mp.mpf(0) for _ in v]
+
+    u = [unit(v) for v in e]
+
+    def s(i: int, j: int) -> Any:
+        return mp.fsum(a * b for a, b in zip(u[i], u[j], strict=True))
+
+    losses = []
+    for i, pos, neg in _anchors(labels):
+        sp = mp.fsum(
+            mp.exp(-gamma * max(mp.mpf(0), 1 + margin - s(i, j)) * (s(i, j) - (1 - margin)))
+            for j in pos
+        )
+        sn = mp.fsum(
+            mp.exp(gamma * max(mp.mpf(0), s(i, k) + margin) * (s(i, k) - margin)) for k in neg
+        )
+        losses.append(mp.log(1 + sp * sn))
+    return mp.fsum(losses) / len(losses) if losses else mp.mpf(0)
+
+
+#: ``METRIC[name](*inputs, **params)``: the loss of one pair or triplet (lists of D numbers and
+#: a target), or of one batch (a list of N embeddings and a list of N integer labels).
+METRIC: dict[str, Callable[..., Any]] = {
+    "contrastive_loss": metric_contrastive_loss,
+    "triplet_margin_loss": metric_triplet_margin_loss,
+    "batch_hard_triplet_loss": metric_batch_hard_triplet_loss,
+    "circle_loss": metric_circle_loss,
+}
+
+
+# ---- ranking ------------------------------------------------------------------------------------
+def _check_sign(y: Any) -> Any:
+    if y not in (1, -1):
+        raise ValueError(f"a ranking target is -1 or 1, got {y}")
+    return y
+
+
+def rank_margin_ranking_loss(x1, x2, y, *, margin):
+    """max(0, -y (x1 - x2) + margin) (torch.nn.functional.margin_ranking_loss)."""
+    return max(mp.mpf(0), -_check_sign(y) * (x1 - x2) + margin)
+
+
+def rank_hinge_embedding_loss(d, y, *, margin):
+    """d for y = 1, max(0, margin - d) for y = -1 (torch.nn.functional.hinge_embedding_loss)."""
+    return d if _check_sign(y) == 1 else max(mp.mpf(0), margin - d)
+
+
+def rank_cosine_embedding_loss(x1, x2, y, *, margin):
+    """1 - cos for y = 1, max(0, cos - margin) for y = -1, with torch's
+    cos = x1.x2 / sqrt((|x1|^2 + eps)(|x2|^2 + eps)), eps = aten's Loss.cpp EPSILON, 1e-12
+    as a float32 (9.999999960041972e-13)."""
+    eps = mp.mpf(9.999999960041972e-13)
+    dot = mp.fsum(a * b for a, b in zip(x1, x2, strict=True))
+    n1 = mp.fsum(a * a for a in x1) + eps
+    n2 = mp.fsum(b * b for b in x2) + eps
+    cos = dot / mp.sqrt(n1 * n2)
+    return 1 - cos if _check_sign(y) == 1 else max(mp.mpf(0), cos - margin)
+
+
+def rank_ranking_softmax_loss(s, y, *, where, item_weights):
+    """-sum_i w_i y_i log(exp(s_i) / sum_j exp(s_j)) over the valid items (optax's
+    ranking_softmax_loss); a +inf score takes the whole probability (ties share it), a
+    label of 0 adds nothing."""
+    valid = [True] * len(s) if where is None else [bool(v) for v in where]
+    w = [1] * len(s) if item_weights is None else list(item_weights)
+    items = [i for i in range(len(s)) if valid[i]]
+    if not items:
+        return mp.mpf(0)
+    top = [i for i in items if s[i] == mp.inf]
+    if top:
+        logp = {i: (-mp.log(len(top)) if i in top else -mp.inf) for i in items}
+    else:
+        total = mp.fsum(_exp(s[i]) for i in items)
+        logp = {i: s[i] - mp.log(total) for i in items}
+    return -mp.fsum(w[i] * y[i] * logp[i] for i in items if w[i] * y[i] != 0)
+
+
+#: ``RANKING[name](*inputs, **params)``: the loss of one element (margin ranking, hinge
+#: embedding: numbers), one pair (cosine embedding: lists of D numbers and a target) or one
+#: list (ranking softmax: lists of L scores and labels, where and item_weights lists or None).
+RANKING: dict[str, Callable[..., Any]] = {
+    "margin_ranking_loss": rank_margin_ranking_loss,
+    "hinge_embedding_loss": rank_hinge_embedding_loss,
+    "cosine_embedding_loss": rank_cosine_embedding_loss,
+    "ranking_softmax_loss": rank_ranking_softmax_loss,
+}
+
+
+# ---- large-margin softmax losses and the center loss -----------------------------------------
+# One sample: features x (a list of D numbers), class weights or centres (a list of C lists of
+# D numbers), cosine logits (a list of C numbers), a class index y. Angles by arccos, cos(m
+# theta) by the cosine itself, psi's branch k by floor(theta m / pi): the definitions of the
+# papers, none of the library's Chebyshev or threshold forms.
+def _lm_psi(theta, m):
+    """psi(theta) = (-1)^k cos(m theta) - 2k, k = floor(theta m / pi) (Liu et al. 2016),
+    theta in [0, pi] (at theta = pi, k = m: the same value as k = m - 1's piece)."""
+    k = int(mp.floor(theta * m / mp.pi))
+    return (-1) ** k * mp.cos(m * theta) - 2 * k
+
+
+def _lm_ce(logits, y):
+    top = max(logits)
+    return top + mp.log(mp.fsum(mp.exp(z - top) for z in logits)) - logits[y]
+
+
+def _lm_norm(v):
+    return mp.sqrt(mp.fsum(a * a for a in v))
+
+
+def lm_large_margin_softmax(x, w, y, *, margin):
+    """L-Softmax: logits W_j . x, the target's ||W_y|| ||x|| psi(theta_y); at zero features
+    or weights the target logit is W_y . x = 0."""
+    logits = [mp.fsum(a * b for a, b in zip(x, row, strict=True)) for row in w]
+    nx, nw = _lm_norm(x), _lm_norm(w[y])
+    if nx > 0 and nw > 0:
+        cos = max(min(logits[y] / (nx * nw), mp.mpf(1)), mp.mpf(-1))
+        logits[y] = nw * nx * _lm_psi(mp.acos(cos), margin)
+    return _lm_ce(logits, y)
+
+
+LM_DEFAULT_MARGINS = {"arcface": 0.5, "cosface": 0.35, "sphereface": 4}
+
+
+def lm_angular_margin_softmax(cosine, y, *, kind, scale, margin, easy_margin):
+    """ArcFace cos(theta + m) (c - m sin m where theta + m >= pi; easy_margin: c where c <=
+    0), CosFace c - m, SphereFace psi_m(theta), on the target's cosine c; every logit times s."""
+    m = mp.mpf(LM_DEFAULT_MARGINS[kind] if margin is None else margin)
+    c = cosine[y]
+    theta = mp.acos(c)
+    if kind == "arcface":
+        if easy_margin:
+            phi = mp.cos(theta + m) if c > 0 else c
+        else:
+            phi = mp.cos(theta + m) if theta + m < mp.pi else c - m * mp.sin(m)
+    elif kind == "cosface":
+        phi = c - m
+    else:
+        phi = _lm_psi(theta, int(m))
+    logits = [scale * v for v in cosine]
+    logits[y] = scale * phi
+    return _lm_ce(logits, y)
+
+
+def lm_center_loss(x, y, centers):
+    """1/2 ||x - c_y||^2 (Wen et al. 2016)."""
+    return mp.fsum((a - b) ** 2 for a, b in zip(x, centers[y], strict=True)) / 2
+
+
+#: ``LARGE_MARGIN[name](*inputs of one sample, **params)``: the loss of one sample.
+LARGE_MARGIN: dict[str, Callable[..., Any]] = {
+    "large_margin_softmax": lm_large_margin_softmax,
+    "angular_margin_softmax": lm_angular_margin_softmax,
+    "center_loss": lm_center_loss,
+}
+
+
+# ---- contrastive losses (one problem: N embeddings of D, as nested lists) --------------------
+# The plain definitions: L2 normalisation x / sqrt(sum x^2) (the zero vector stays 0), the
+# similarity matrix, and log-sum-exp as log(sum(exp)), no shift.
+def _ct_unit(rows: list[list[Any]]) -> list[list[Any]]:
+    out = []
+    for r in rows:
+        norm = mp.sqrt(mp.fsum(v * v for v in r))
+        out.append([v / norm for v in r] if norm != 0 else [mp.mpf(0)] * len(r))
+    return out
+
+
+def _ct_dot(a: list[Any], b: list[Any]) -> Any:
+    return mp.fsum(u * v for u, v in zip(a, b, strict=True))
+
+
+def _ct_lse(values: list[Any]) -> Any:
+    """log sum exp, the maximum taken out (an identity: 60 digits do not hold e^1e201)."""
+    m = max(values)
+    return m + mp.log(mp.fsum(_exp(v - m) for v in values))
+
+
+def info_nce(query, key, *, temperature, normalize):
+    """(1/N) sum_n [log sum_m exp(q_n . k_m / T) - q_n . k_n / T]."""
+    if normalize:
+        query, key = _ct_unit(query), _ct_unit(key)
+    t = mp.mpf(temperature)
+    z = [[_ct_dot(q, k) / t for k in key] for q in query]
+    n = len(z)
+    return mp.fsum(_ct_lse(z[i]) - z[i][i] for i in range(n)) / max(n, 1)
+
+
+def nt_xent(z1, z2, *, temperature):
+    """(1/2N) sum_i [log sum_{a != i} exp(s_ia) - s_{i, j(i)}] over z = [z1; z2] normalised."""
+    z = _ct_unit(list(z1) + list(z2))
+    n, t = len(z1), mp.mpf(temperature)
+    total = mp.mpf(0)
+    for i in range(2 * n):
+        s = [_ct_dot(z[i], z[a]) / t for a in range(2 * n)]
+        partner = (i + n) % (2 * n)
+        total += _ct_lse([s[a] for a in range(2 * n) if a != i]) - s[partner]
+    return total / max(2 * n, 1)
+
+
+def supervised_contrastive(embeddings, labels, *, temperature):
+    """The mean over anchors with a positive of -(1/|P|) sum_p [s_ip - log sum_{a!=i} e^s_ia];
+    0 with no such anchor."""
+    z = _ct_unit(embeddings)
+    n, t = len(z), mp.mpf(temperature)
+    values = []
+    for i in range(n):
+        positives = [p for p in range(n) if p != i and labels[p] == labels[i]]
+        if not positives:
+            continue
+        s = [_ct_dot(z[i], z[a]) / t for a in range(n)]
+        lse = _ct_lse([s[a] for a in range(n) if a != i])
+        values.append(-mp.fsum(s[p] - lse for p in positives) / len(positives))
+    return mp.fsum(values) / len(values) if values else mp.mpf(0)
+
+
+def clip_loss(image_emb, text_emb, *, logit_scale, normalize):
+    """(1/2N) sum_n [(lse_m z_nm - z_nn) + (lse_m z_mn - z_nn)], z = s x . y."""
+    if normalize:
+        image_emb, text_emb = _ct_unit(image_emb), _ct_unit(text_emb)
+    s = mp.mpf(logit_scale)
+    z = [[s * _ct_dot(x, y) for y in text_emb] for x in image_emb]
+    n = len(z)
+    rows = [_ct_lse(z[i]) - z[i][i] for i in range(n)]
+    cols = [_ct_lse([z[m][i] for m in range(n)]) - z[i][i] for i in range(n)]
+    return (mp.fsum(rows) + mp.fsum(cols)) / (2 * max(n, 1))
+
+
+def siglip_loss(image_emb, text_emb, *, logit_scale, logit_bias, normalize):
+    """-(1/N) sum_{n,m} log sigmoid(y_nm (s x_n . y_m + b)), y = +1 on the diagonal, else -1;
+    log sigmoid(v) = -log(1 + e^-v)."""
+    if normalize:
+        image_emb, text_emb = _ct_unit(image_emb), _ct_unit(text_emb)
+    s, b = mp.mpf(logit_scale), mp.mpf(logit_bias)
+    n = len(image_emb)
+    total = mp.mpf(0)
+    for i in range(n):
+        for j in range(n):
+            v = (1 if i == j else -1) * (s * _ct_dot(image_emb[i], text_emb[j]) + b)
+            total += mp.log(1 + _exp(-v))
+    return total / max(n, 1)
+
+
+#: ``CONTRASTIVE[name](*inputs, **params)``: the loss of one problem (nested lists).
+CONTRASTIVE: dict[str, Callable[..., Any]] = {
+    f.__name__: f for f in (info_nce, nt_xent, supervised_contrastive, clip_loss, siglip_loss)
+}

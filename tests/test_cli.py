@@ -112,7 +112,7 @@ def test_family_choices_come_from_the_registry(capsys, monkeypatch):
 
 
 def test_list_rejects_unknown_family(capsys):
-    code, out, err = run(capsys, "list", "--family", "ranking")
+    code, out, err = run(capsys, "list", "--family", "no_such_family")
     assert code == 2
     assert out == ""
     assert "invalid choice" in err

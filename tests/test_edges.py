@@ -348,6 +348,11 @@ SPREAD_TARGET = (0.5, 0.125, 0.125, 0.125, 0.125)
 
 
 # ---- the edge inputs ---------------------------------------------------------------------------
+#: required array hyperparameters at the edges: CLIP's largest logit_scale (open_clip clamps
+#: it at 100), SigLIP's starting bias
+EDGE_ARRAY_PARAMS = {"logit_scale": 100.0, "logit_bias": -10.0}
+
+
 def _settings(loss: Any) -> list[tuple[str, dict[str, Any]]]:
     """The defaults and each flag flipped, as keyword values (a required var: 0.5)."""
     out = []
@@ -356,6 +361,9 @@ def _settings(loss: Any) -> list[tuple[str, dict[str, Any]]]:
             bound = loss.spec.drawn(I.loss_params(params))
             if "var" in bound and isinstance(bound["var"], str):
                 bound["var"] = 0.5
+            for name, value in EDGE_ARRAY_PARAMS.items():  # required arrays as numbers
+                if isinstance(bound.get(name), str):
+                    bound[name] = value
             out.append((pid, bound))
     return out
 
@@ -640,12 +648,398 @@ def box_reference(loss: Any, params: dict[str, Any], values: dict[str, np.ndarra
     )  # fmt: skip
 
 
+# ---- metric-learning losses (pairs and triplets of embeddings, D = 3) --------------------------
+#: embeddings at the edges: zero, tiny, unit, confident and large coordinates, exact in float16
+METRIC_VECTORS = (
+    (0.0, 0.0, 0.0),
+    (1e-3, 0.0, -1e-3),
+    (1.0, 0.0, 0.0),
+    (0.0, 1.0, 0.0),
+    (1.0, -2.0, 0.5),
+    (16.0, -16.0, 0.25),
+    (1e4, -1e4, 0.0),
+    (-1.0, -1.0, -1.0),
+)
+
+
+def metric_edges(loss: Any, params: dict[str, Any], dtype: str) -> dict[str, np.ndarray]:
+    """Pairs (contrastive, targets 1, 0 and 0.5) or triplets of the edge vectors: every
+    ordered combination, identical embeddings (x1 == x2, anchor == positive, anchor ==
+    negative, all three) included, plus a pair exactly at the margin; rounded to dtype."""
+    vectors = [np.asarray(v) for v in METRIC_VECTORS]
+    if loss.name == "contrastive_loss":
+        m = float(params["margin"])
+        pairs = [(a, b) for a in vectors for b in vectors] + [(np.array([m, 0.0, 0.0]), vectors[0])]
+        rows = [(a, b, y) for a, b in pairs for y in (1.0, 0.0, 0.5)]
+        x1, x2, y = (np.array([r[k] for r in rows]) for k in range(3))
+        return {"x1": round_to(x1, dtype), "x2": round_to(x2, dtype), "target": y}
+    if loss.name in ("batch_hard_triplet_loss", "circle_loss"):
+        return _metric_set_edges(vectors, dtype)
+    triples = [(a, b, c) for a in vectors for b in vectors for c in vectors[::2]]
+    a, b, c = (round_to(np.array([t[k] for t in triples]), dtype) for k in range(3))
+    return {"anchor": a, "positive": b, "negative": c}
+
+
+#: label patterns of a set of 4: two pairs, three and one, all apart (no positive), all one
+#: class (no negative)
+METRIC_LABELS = ((0, 0, 1, 1), (0, 0, 0, 1), (0, 1, 2, 3), (0, 0, 0, 0), (5, -3, 5, -3))
+
+
+def _metric_set_edges(vectors: list[np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    """Sets of 4 edge vectors (all equal, all zero, each vector with its negation, with 0,
+    and with a tiny and a huge one), under every label pattern."""
+    sets = [[v, v, v, v] for v in vectors]
+    sets += [[v, -v, 0 * v, v] for v in vectors[1:]]
+    sets += [[v, vectors[1], vectors[6], -v] for v in vectors]
+    rows = [(e, labels) for e in sets for labels in METRIC_LABELS]
+    e = round_to(np.array([r[0] for r in rows]), dtype)
+    return {"embeddings": e, "labels": np.array([r[1] for r in rows], dtype=np.int64)}
+
+
+def metric_reference(loss: Any, params: dict[str, Any], values: dict[str, np.ndarray]) -> Reference:
+    """The value of each pair or triplet from ``_reference.METRIC`` at 60 digits; no
+    derivatives (autodiff only: test_metric_learning holds them to torch's). The conditioning
+    counts each distance and the margin (a norm of D = 3 terms rounds by a few u)."""
+    f = R.METRIC[loss.name]
+    names = list(values)
+    n = len(values[names[0]])
+    value, cond = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        if names == ["embeddings", "labels"]:  # a set: N embeddings and N labels
+            args = [[[mp.mpf(float(v)) for v in row] for row in values["embeddings"][i]],
+                    [int(v) for v in values["labels"][i]]]  # fmt: skip
+            value[i] = _as_float(f(*args, **params))
+            scale = 1.0 + float(np.max(np.abs(values["embeddings"][i]))) * 8.0
+            # the Circle loss: each similarity is off by a few u, times gamma (1 + m) in the
+            # exponents; the batch-hard loss: each distance by a few u of the set's scale
+            gamma = float(params.get("gamma", 0.0))
+            cond[i] = 16.0 * (gamma * 4.0 * (1.0 + abs(value[i])) if gamma else scale + 2.0)
+            continue
+        args = [
+            [mp.mpf(float(v)) for v in values[k][i]] if np.ndim(values[k][i]) else mp.mpf(
+                float(values[k][i]))
+            for k in names
+        ]  # fmt: skip
+        value[i] = _as_float(f(*args, **params))
+        vecs = [np.asarray(values[k][i], np.float64) for k in names if np.ndim(values[k][i])]
+        dists = [np.linalg.norm(u - v) + np.linalg.norm(u) + np.linalg.norm(v)
+                 for u in vecs for v in vecs]  # fmt: skip
+        scale = max(dists) + float(params.get("margin", 0.0)) + 1.0
+        cond[i] = 8.0 * scale * (scale if loss.name == "contrastive_loss" else 1.0)
+    first = values[names[0]]
+    zeros = np.zeros(first.shape)
+    none = np.zeros(first.shape, bool)
+    return Reference(
+        value=value, value_cond=cond, grad=zeros, grad_low=zeros, grad_high=zeros,
+        grad_cond=zeros, grad_noise=zeros, hess=zeros, hess_low=zeros, hess_high=zeros,
+        hess_cond=zeros, hess_noise=zeros, kink=none, hess_kink=none, infinite=none,
+    )  # fmt: skip
+
+
+# ---- ranking losses (pairs of scores, distances, pairs of embeddings, lists) ------------------
+RANK_SCORES = (-math.inf, -1e4, -16.0, -1.0, -1e-3, 0.0, 1e-3, 0.5, 1.0, 2.0, 16.0, 1e4, math.inf)
+RANK_DISTANCES = (0.0, 1e-7, 0.5, 1.0, 2.0, 16.0, 1e4, math.inf)
+#: embeddings of D = 3: zero, tiny, unit, confident and large coordinates (exact in float16)
+RANK_VECTORS = (
+    (0.0, 0.0, 0.0),
+    (1e-3, 0.0, -1e-3),
+    (0.0, 1.0, 0.0),
+    (1.0, -2.0, 0.5),
+    (-1.0, 2.0, -0.5),
+    (1e4, -1e4, 0.25),
+)
+#: lists of L = 3 scores and labels: a relevant item ahead, behind, tied, at +-inf
+RANK_LISTS = (
+    ((0.0, 0.0, 0.0), (1.0, 0.0, 0.0)),
+    ((16.0, 0.0, -16.0), (1.0, 0.0, 0.0)),
+    ((-16.0, 0.0, 16.0), (2.0, 1.0, 0.0)),
+    ((40.0, -40.0, 0.0), (0.0, 3.0, 1.0)),
+    ((1e4, 0.0, -1e4), (1.0, 1.0, 0.0)),
+    ((1.0, 2.0, 3.0), (0.0, 0.0, 0.0)),
+    ((-math.inf, 0.0, 1.0), (0.0, 1.0, 2.0)),
+    ((-math.inf, 0.0, 1.0), (1.0, 1.0, 0.0)),
+    ((math.inf, 0.0, 1.0), (1.0, 0.0, 0.0)),
+    ((math.inf, math.inf, 1.0), (1.0, 2.0, 0.0)),
+    ((math.inf, 0.0, 1.0), (0.0, 1.0, 0.0)),
+    ((0.5, -1e-3, 1e-3), (0.5, 0.25, 1.0)),
+)
+
+
+def ranking_edges(loss: Any, params: dict[str, Any], dtype: str) -> dict[str, np.ndarray]:
+    """Edge inputs of the ranking losses, rounded to dtype: every score against every
+    score (margin ranking: and the kinks at +-margin), distances from 0 to inf and the
+    margin, every pair of edge vectors (identical and zero ones included), lists with
+    confident, tied and infinite scores; targets -1 and 1 each."""
+    margin = float(params.get("margin", 0.0))
+    signs = (1.0, -1.0)
+    if loss.name == "margin_ranking_loss":
+        rows = [(a, b, y) for a in RANK_SCORES for b in RANK_SCORES[1:-1] for y in signs]
+        rows += [(b + y * margin, b, y) for b in (0.0, 1.5) for y in signs]
+        x1, x2, y = (round_to([r[k] for r in rows], dtype) for k in range(3))
+        return {"x1": x1, "x2": x2, "target": y}
+    if loss.name == "hinge_embedding_loss":
+        rows = [(d, y) for d in (*RANK_DISTANCES, margin) for y in signs]
+        d, y = (round_to([r[k] for r in rows], dtype) for k in range(2))
+        return {"distance": d, "target": y}
+    if loss.name == "cosine_embedding_loss":
+        rows = [(a, b, y) for a in RANK_VECTORS for b in RANK_VECTORS for y in signs]
+        x1, x2 = (round_to(np.array([r[k] for r in rows]), dtype) for k in range(2))
+        return {"x1": x1, "x2": x2, "target": np.array([r[2] for r in rows])}
+    scores = round_to(np.array([s for s, _ in RANK_LISTS]), dtype)
+    return {"scores": scores, "labels": round_to(np.array([y for _, y in RANK_LISTS]), dtype)}
+
+
+def ranking_reference(loss: Any, params: dict[str, Any], values: dict[str, np.ndarray]):
+    """Per sample: the value from ``_reference.RANKING`` at 60 digits, and the derivatives
+    with respect to each coordinate of the first input by finite differences (one-sided at
+    a distance of 0); an infinite coordinate is marked ``infinite``. The conditioning counts
+    every differentiable input (x2 as much as x1: the losses take their difference, or are
+    symmetric in them)."""
+    f0 = R.RANKING[loss.name]
+    names = list(values)
+    first = np.asarray(values[names[0]], np.float64)
+    n = len(first)
+    flat = first.reshape(n, -1)
+    k_count = flat.shape[1]
+    domain = DOMAINS[loss.spec.domain_of(names[0], params)]
+    lower = mp.mpf(domain.low) if domain.low > -math.inf else None
+    keys = ("grad", "low", "high", "hess", "n1", "n2", "l2", "r2")
+    out = {k: np.zeros((n, k_count)) for k in keys}
+    infinite = ~np.isfinite(flat)
+    value, cond, gcond = np.zeros(n), np.zeros(n), np.zeros((n, k_count))
+    differentiable = [i.name for i in loss.spec.inputs if i.differentiable]
+
+    def args(i: int) -> list[Any]:
+        return [
+            [mp.mpf(float(v)) for v in np.ravel(values[k][i])] if np.ndim(values[k][i])
+            else mp.mpf(float(values[k][i]))
+            for k in names
+        ]  # fmt: skip
+
+    for i in range(n):
+        row = args(i)
+        value[i] = _as_float(f0(*row, **params))
+        slopes, curves = [], []
+        for k in range(k_count):
+            if infinite[i, k]:
+                for key in ("grad", "low", "high", "hess"):
+                    out[key][i, k] = math.nan
+                continue
+
+            def f(t, k=k, row=row):
+                moved = list(row)
+                moved[0] = [t if j == k else v for j, v in enumerate(row[0])] \
+                    if isinstance(row[0], list) else t  # fmt: skip
+                return f0(*moved, **params)
+
+            d = _diffs(f, mp.mpf(float(flat[i, k])), lower, None)
+            out["grad"][i, k] = _as_float(d["grad"])
+            left, right = _as_float(d["left"]), _as_float(d["right"])
+            out["low"][i, k], out["high"][i, k] = min(left, right), max(left, right)
+            out["hess"][i, k] = _as_float(d["hess"])
+            out["l2"][i, k], out["r2"][i, k] = _as_float(d["left2"]), _as_float(d["right2"])
+            out["n1"][i, k], out["n2"][i, k] = _as_float(d["noise1"]), _as_float(d["noise2"])
+            slopes.append(max(abs(left), abs(right)))
+            curves.append(abs(_as_float(d["hess"])) if mp.isfinite(d["hess"]) else 0.0)
+        scale = sum(
+            float(np.sum(np.where(np.isfinite(a), np.abs(a), 0.0)))
+            for a in (np.asarray(values[k][i], np.float64) for k in differentiable)
+        )
+        steep = max(slopes, default=0.0)
+        # the cosine of a pair of embeddings: an inner product of D terms, rounded by D u
+        # relative to |x1| |x2| whatever the cosine (which is scale-invariant)
+        cond[i] = 2.0 * scale * steep + (4.0 * k_count if loss.name.startswith("cosine") else 0)
+        gcond[i] = (scale + 1.0) * max(curves, default=0.0)
+    kink = _differ(out["low"], out["high"], out["n1"]) & ~infinite
+    hess_kink = kink | (_differ(out["l2"], out["r2"], out["n2"]) & ~infinite)
+    shape = first.shape
+    return Reference(
+        value=value, value_cond=cond, grad=out["grad"].reshape(shape),
+        grad_low=out["low"].reshape(shape), grad_high=out["high"].reshape(shape),
+        grad_cond=gcond.reshape(shape), grad_noise=out["n1"].reshape(shape),
+        hess=out["hess"].reshape(shape),
+        hess_low=np.minimum(out["l2"], out["r2"]).reshape(shape),
+        hess_high=np.maximum(out["l2"], out["r2"]).reshape(shape),
+        hess_cond=gcond.reshape(shape), hess_noise=out["n2"].reshape(shape),
+        kink=kink.reshape(shape), hess_kink=hess_kink.reshape(shape),
+        infinite=infinite.reshape(shape),
+    )  # fmt: skip
+
+
+# ---- large-margin softmax losses and the center loss (features against shared classes) ------
+LM_WEIGHTS = ((1.0, 0.0), (0.0, 2.0), (0.0, 0.0))  # unit, longer, and a zero class weight
+LM_FEATURES = ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0), (0.0, 0.0), (3.0, 4.0),
+               (-3.0, 4.0), (0.5, -0.25), (1e4, 0.0), (-1e4, 1.0), (1e-3, 1e-3))  # fmt: skip
+LM_CENTERS = ((0.0, 0.0), (1.0, -2.0), (1e3, 1e3))
+LM_CENTER_FEATURES = ((0.0, 0.0), (1.0, -2.0), (0.5, 0.5), (-3.0, 4.0), (1e4, -1e4), (1e-3, 0.0))
+
+
+def _lm_cosines(params: dict[str, Any]) -> tuple[float, ...]:
+    """Target cosines: +-1 (theta 0 and pi), 0, +-1/2, 1 - 1e-3 and -1 + 1e-3, and 0.01 on
+    either side of ArcFace's switch cos(pi - m) (not on it: rounding decides the side)."""
+    m = params.get("margin")
+    m = 0.5 if m is None else m
+    th = math.cos(math.pi - m)
+    return (1.0, -1.0, 0.0, 0.5, -0.5, 1 - 1e-3, -1 + 1e-3, th - 0.01, th + 0.01)
+
+
+def large_margin_edges(loss: Any, params: dict[str, Any], dtype: str) -> dict[str, np.ndarray]:
+    """Inputs at the edges for the large-margin losses (D = 2, C = 3): features along and
+    against the class weights (theta = 0, pi), orthogonal, zero, tiny and 1e4 long, each with
+    every class as its target (a zero class weight among them); cosines at +-1, 0 and near
+    ArcFace's switch against other cosines of 0 and +-1; features at and far from their
+    centres. Rounded to dtype."""
+    classes = np.arange(3)
+    if loss.name == "angular_margin_softmax":
+        others = ((0.0, 0.0), (1.0, -1.0), (-1.0, 1.0))
+        rows, target = [], []
+        for c in _lm_cosines(params):
+            for k, (a, b) in enumerate(others):
+                y = k % 3
+                row = np.array([a, b])
+                rows.append(np.insert(row, y, c))
+                target.append(y)
+        return {"cosine": round_to(np.array(rows), dtype), "target": np.array(target)}
+    features = LM_CENTER_FEATURES if loss.name == "center_loss" else LM_FEATURES
+    x = np.repeat(np.array(features), 3, axis=0)
+    y = np.tile(classes, len(features))
+    if loss.name == "center_loss":
+        return {"features": round_to(x, dtype), "target": y,
+                "centers": round_to(np.array(LM_CENTERS), dtype)}  # fmt: skip
+    return {"features": round_to(x, dtype), "class_weights": round_to(np.array(LM_WEIGHTS), dtype),
+            "target": y}  # fmt: skip
+
+
+def large_margin_reference(
+    loss: Any, params: dict[str, Any], values: dict[str, np.ndarray]
+) -> Reference:
+    """The value of each sample from ``_reference.LARGE_MARGIN`` at 60 digits, with the
+    condition of its logits (their sizes, psi's slope m^2, ArcFace's 1/sin theta); no
+    derivatives (autodiff only: test_large_margin holds them finite at these inputs)."""
+    f = R.LARGE_MARGIN[loss.name]
+    names = loss.spec.input_names
+    first = values[names[0]]
+    mpf = lambda a: [mp.mpf(float(v)) for v in a]  # noqa: E731
+    value, cond = [], []
+    for i in range(len(first)):
+        y = int(values["target"][i])
+        if loss.name == "angular_margin_softmax":
+            row = mpf(first[i])
+            value.append(f(row, y, **params))
+            c = float(first[i][y])
+            s = float(params["scale"])
+            cond.append(8 * s * len(row) + s / math.sqrt(max(1 - c * c, 1e-6)))
+        elif loss.name == "center_loss":
+            centers = [mpf(r) for r in values["centers"]]
+            value.append(f(mpf(first[i]), y, centers))
+            cond.append(4 * sum((abs(a) + abs(float(b))) ** 2
+                                for a, b in zip(first[i], centers[y], strict=True)))  # fmt: skip
+        else:
+            w = [mpf(r) for r in values["class_weights"]]
+            value.append(f(mpf(first[i]), w, y, **params))
+            sizes = np.abs(values["class_weights"]) @ np.abs(first[i])
+            m = int(params["margin"])
+            cond.append(4 * float(np.sum(sizes)) + 4 * m * m * float(np.sum(sizes)) + 1)
+    value = np.array([_as_float(v) for v in value])
+    zeros = np.zeros(first.shape)
+    none = np.zeros(first.shape, bool)
+    return Reference(
+        value=value, value_cond=np.array(cond), grad=zeros, grad_low=zeros, grad_high=zeros,
+        grad_cond=zeros, grad_noise=zeros, hess=zeros, hess_low=zeros, hess_high=zeros,
+        hess_cond=zeros, hess_noise=zeros, kink=none, hess_kink=none, infinite=none,
+    )  # fmt: skip
+
+
+# ---- contrastive losses (a problem of N embeddings per sample) -----------------------------
+#: per dtype: the sizes of the embeddings drawn (unit, huge, tiny: their squares would overflow
+#: or underflow without the scaling by max|x|)
+CONTRASTIVE_SCALES = {"float64": (1.0, 1e200, 1e-200), "float32": (1.0, 1e30, 1e-30),
+                      "float16": (1.0, 1e4, 1e-3), "bfloat16": (1.0, 1e30, 1e-30)}  # fmt: skip
+CONTRASTIVE_N, CONTRASTIVE_D = 4, 3
+
+
+def _contrastive_problems(rng: np.random.Generator) -> list[np.ndarray]:
+    """(N, D) embeddings: random, identical rows, one zero row, all zero, orthonormal rows
+    (padded), one row antipodal to the next, rows parallel with different norms."""
+    n, d = CONTRASTIVE_N, CONTRASTIVE_D
+    random = rng.normal(size=(n, d))
+    same = np.tile(random[:1], (n, 1))
+    one_zero = random.copy()
+    one_zero[1] = 0.0
+    ortho = np.zeros((n, d))
+    ortho[np.arange(d), np.arange(d)] = 1.0
+    ortho[d:, 0] = 1.0
+    antipodal = random.copy()
+    antipodal[1] = -antipodal[0]
+    parallel = random[:1] * np.array([[1.0], [2.0], [0.5], [3.0]])
+    return [random, same, one_zero, np.zeros((n, d)), ortho, antipodal, parallel]
+
+
+def contrastive_edges(loss: Any, params: dict[str, Any], dtype: str) -> dict[str, np.ndarray]:
+    """Problems of 4 embeddings of 3 (each from ``_contrastive_problems``, against another,
+    itself and a random one, at each scale of ``CONTRASTIVE_SCALES``), rounded to dtype;
+    labels (supervised contrastive) with and without positives."""
+    shapes = _contrastive_problems(np.random.default_rng(0))
+    first, second = [], []
+    for scale in CONTRASTIVE_SCALES[dtype]:
+        for i, a in enumerate(shapes):
+            for b in (shapes[(i + 1) % len(shapes)], a, shapes[0]):
+                first.append(a * scale)
+                second.append(b)
+    first = round_to(np.stack(first), dtype)
+    second = round_to(np.stack(second), dtype)
+    names = loss.spec.input_names
+    if names[1] == "labels":
+        groups = np.array([[0, 0, 1, 1], [0, 1, 2, 3], [0, 0, 0, 0], [0, 1, 1, 1]])
+        labels = groups[np.arange(len(first)) % len(groups)].astype(np.int64)
+        return {names[0]: first, "labels": labels}
+    return {names[0]: first, names[1]: second}
+
+
+def contrastive_reference(loss: Any, params: dict[str, Any], values: dict[str, np.ndarray]):
+    """The value of each problem from ``_reference.CONTRASTIVE`` at 60 digits; its conditioning
+    bounded by 4 D (2 + max |logit| + |logit_bias|), the largest logit bounded by D s max|x|
+    max|y| (rounding the similarities moves each logit by about D u |logit|, and the loss
+    moves by at most as much); no derivatives
+    (autodiff only: test_contrastive holds them to the peers')."""
+    f = R.CONTRASTIVE[loss.name]
+    names = loss.spec.input_names
+    first = values[names[0]]
+    n = len(first)
+    kw = {k: v for k, v in params.items() if k in {p.name for p in loss.spec.params}}
+    scale = float(kw.get("logit_scale", 1.0 / kw.get("temperature", 1.0)))
+    bias = abs(float(kw.get("logit_bias", 0.0)))
+    value, cond = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        args = []
+        for name in names:
+            a = values[name][i]
+            args.append([int(v) for v in a] if a.dtype.kind == "i"
+                        else [[mp.mpf(float(v)) for v in row] for row in a])  # fmt: skip
+        value[i] = _as_float(f(*args, **kw))
+        rows = [values[name][i] for name in names if values[name].dtype.kind == "f"]
+        size = 1.0 if kw.get("normalize", True) else float(
+            np.max(np.abs(rows[0])) * np.max(np.abs(rows[-1])))  # fmt: skip
+        cond[i] = 4.0 * CONTRASTIVE_D * (2.0 + scale * CONTRASTIVE_D * size + bias)
+    zeros = np.zeros(first.shape)
+    none = np.zeros(first.shape, bool)
+    return Reference(
+        value=value, value_cond=cond, grad=zeros, grad_low=zeros, grad_high=zeros,
+        grad_cond=zeros, grad_noise=zeros, hess=zeros, hess_low=zeros, hess_high=zeros,
+        hess_cond=zeros, hess_noise=zeros, kink=none, hess_kink=none, infinite=none,
+    )  # fmt: skip
+
+
 #: Losses with trailing event axes, by family: (edge inputs (loss, params, dtype), reference
 #: (loss, params, inputs), the table of mpmath definitions in ``_reference``).
 EVENT_EDGES = {
     "sequence": (lambda loss, params, dtype: sequence_edges(params, dtype), sequence_reference,
                  R.SEQUENCE),
     "boxes": (box_edges, box_reference, R.BOXES),
+    "large_margin": (large_margin_edges, large_margin_reference, R.LARGE_MARGIN),
+    "ranking": (ranking_edges, ranking_reference, R.RANKING),
+    "metric": (metric_edges, metric_reference, R.METRIC),
+    "contrastive": (contrastive_edges, contrastive_reference, R.CONTRASTIVE),
 }  # fmt: skip
 
 
@@ -729,10 +1123,13 @@ def segmentation_reference(
 #: the table of mpmath definitions).
 STRUCTURED_EDGES = {
     "segmentation": (segmentation_edges, segmentation_reference, R.SEGMENTATION),
+    # the batch losses (batch_hard_triplet_loss, circle_loss): one value over the batch, so
+    # no per-sample edge cases (test_metric_learning checks them against R.METRIC)
+    "metric": (metric_edges, metric_reference, R.METRIC),
 }
 #: Families whose losses have no analytic grad/hess: their gradients at the edges are
 #: autodiff's, held to the reference's in ``test_autodiff_at_the_edges``.
-AUTODIFF_ONLY = ("boxes",)
+AUTODIFF_ONLY = ("boxes", "ranking")
 
 
 # ---- the cases -------------------------------------------------------------------------------
@@ -766,7 +1163,7 @@ def _prepared(name: str, pid: str, dtype: str) -> tuple[I.Inputs, Reference]:
         values = edges(loss, kernel, dtype)
         ref = reference(loss, kernel, values)
         inputs = I.Inputs(values, (), {}, dict(params), out_shape=ref.value.shape, batch_ndim=1)
-    elif I.event_ndim(loss):
+    elif I.event_ndim(loss) or loss.spec.family == "ranking":  # (pairs: no event axes)
         edges, reference, _ = EVENT_EDGES[loss.spec.family]
         values = edges(loss, kernel, dtype)
         ref = reference(loss, kernel, values)
@@ -878,7 +1275,10 @@ def _normal_inputs(inputs: I.Inputs, dtype: str) -> np.ndarray:
     another input there)."""
     tiny = FLOAT_FACTS[dtype][1]
     keep = None
+    n = len(next(iter(inputs.values.values())))
     for value in inputs.values.values():
+        if len(value) != n:  # shared by every sample (class weights): none subnormal here
+            continue
         a = np.abs(np.asarray(value, dtype=np.float64))
         sub = (a > 0) & (a < tiny)
         sub = sub.reshape(len(sub), -1).any(axis=1) if sub.ndim > 1 else sub
@@ -914,7 +1314,7 @@ def test_every_loss_has_a_reference():
             else STRUCTURED_EDGES[loss.spec.family][2]
             if I.structured(loss)
             else EVENT_EDGES[loss.spec.family][2]
-            if I.event_ndim(loss)
+            if I.event_ndim(loss) or loss.spec.family == "ranking"
             else R.AXIS
             if I.per_sample(loss)
             else R.BATCH
@@ -948,7 +1348,7 @@ def test_autodiff_at_the_edges(loss, pid, dtype):
     inputs, ref = _prepared(loss.name, pid, dtype)
     finite_ref = ~ref.infinite
     for name, (grad, _) in {
-        **I.torch_autodiff(loss, inputs, dtype),
+        **I.torch_autodiff(loss, inputs, dtype, hessian=False),
         "jax.grad": I.autodiff_jax(
             loss, _without_flushed(loss, pid, inputs, _normal_inputs(inputs, dtype)), dtype=dtype
         ),

@@ -65,12 +65,19 @@ def test_mismatched_shapes_are_not_broadcast(loss, backend):
     inputs = small(loss)
     for name in inputs.names[1:]:
         good = inputs.values[name]
-        for bad in (good[:, None], np.zeros((41, *good.shape[1:]), dtype=good.dtype)):
+        # an input shared by every sample (class weights "C D"): a wrong last axis instead
+        shared = not loss.spec.input(name).shape.split()[0].startswith("*")
+        wrong_length = (
+            np.zeros((*good.shape[:-1], good.shape[-1] + 1), dtype=good.dtype)
+            if shared
+            else np.zeros((41, *good.shape[1:]), dtype=good.dtype)
+        )
+        for bad in (good[:, None], wrong_length):
             wrong = replace(inputs, values={**inputs.values, name: bad})
             raises(
                 lambda w=wrong: call(loss, w, backend),
                 name,
-                "(40,",
+                "" if shared else "(40,",
                 f"shape {bad.shape}",
                 loss.name,
             )
@@ -120,18 +127,21 @@ def test_integer_pred_and_lists(loss):
 @pytest.mark.parametrize("loss", DEFAULTS)
 def test_integer_targets_are_accepted(loss):
     """Hard labels and counts may come as integers (cast to pred's dtype); class indices are
-    integers already."""
+    integers already. The target is the first input that is not differentiable (the second
+    of (pred, target); the third of a pair loss's (x1, x2, target))."""
     inputs = small(loss)
-    target = inputs.target
-    if DOMAINS[loss.spec.domain_of(inputs.names[1], {})].simplex:  # a hard distribution: one-hot
-        inputs.target = (target == target.max(axis=-1, keepdims=True)).astype(np.float64)
+    name = next((i.name for i in loss.spec.inputs if not i.differentiable), None)
+    if name is None:  # every input differentiable (a triplet of embeddings): no target
+        return
+    target = inputs.values[name]
+    if DOMAINS[loss.spec.domain_of(name, {})].simplex:  # a hard distribution: one-hot
+        target = (target == target.max(axis=-1, keepdims=True)).astype(np.float64)
     else:
         # hard labels, whole counts (at least 1 for positive targets)
-        positive = DOMAINS[loss.spec.domain_of(inputs.names[1], {})].low_open
-        inputs.target = np.ceil(target) if positive else np.round(target)
-    as_int = replace(
-        inputs, values={**inputs.values, inputs.names[1]: inputs.target.astype(np.int64)}
-    )
+        positive = DOMAINS[loss.spec.domain_of(name, {})].low_open
+        target = np.ceil(target) if positive else np.round(target)
+    inputs = replace(inputs, values={**inputs.values, name: target})
+    as_int = replace(inputs, values={**inputs.values, name: target.astype(np.int64)})
     I.assert_close(I.to_numpy(as_int.call(loss)), I.to_numpy(inputs.call(loss)), 1e-15)
 
 
@@ -338,12 +348,14 @@ def invalid_values(domain_name: str, role: str) -> tuple[float, ...]:
     domain = DOMAINS[domain_name]
     if domain.name == "box":  # non-finite coordinates (inverted boxes: tests/test_boxes.py)
         return (math.nan, math.inf, -math.inf)
+    if domain.name == "label":  # any integer is a label (floats: refused by their dtype)
+        return ()
     if domain.relative:  # labels outside the classes; lengths past any padded size, negative
         return (float(I.N_CLASSES), -1.0) if domain.name == "label_sequence" else (100.0, -1.0)
     if domain.index:
         return (float(I.N_CLASSES), -1.0)
-    if domain.members is not None:
-        return (2.0, 0.5)
+    if domain.members is not None:  # 0 too where it is not a member (strict {-1, 1} labels)
+        return (2.0, 0.5) + ((0.0,) if 0.0 not in domain.members else ())
     out: list[float] = []
     if domain.low > -math.inf:
         out += [domain.low - 1.0] + ([domain.low] if domain.low_open else [])
@@ -586,3 +598,34 @@ def test_cross_entropy_bad_inputs():
            "class_weight", "(3,)", "(4,)")  # fmt: skip
     raises(lambda: lossatlas.cross_entropy(logits, labels, class_weight=-np.ones(3)),
            "class_weight", "[0, inf)", "-1")  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_contrastive_bad_inputs(backend):
+    """A logit_scale <= 0 (a number or an array), a temperature <= 0, mismatched embedding
+    dims or batch sizes, labels of another length or float labels: LossInputError, never a
+    silent broadcast."""
+    rng = np.random.default_rng(0)
+    x, y = (I.convert(rng.normal(size=(4, 3)), backend) for _ in range(2))
+    narrow = I.convert(rng.normal(size=(4, 2)), backend)
+    short = I.convert(rng.normal(size=(3, 3)), backend)
+    bad_calls = [
+        (lossatlas.clip_loss, (x, y), {"logit_scale": 0.0}, "logit_scale"),
+        (lossatlas.clip_loss, (x, y), {"logit_scale": I.convert(np.array(-1.0), backend)},
+         "logit_scale"),
+        (lossatlas.siglip_loss, (x, y), {"logit_scale": -2.0, "logit_bias": 0.0}, "logit_scale"),
+        (lossatlas.info_nce, (x, y), {"temperature": 0.0}, "temperature"),
+        (lossatlas.nt_xent, (x, y), {"temperature": -0.5}, "temperature"),
+        (lossatlas.info_nce, (x, narrow), {}, "key"),
+        (lossatlas.nt_xent, (x, short), {}, "z2"),
+        (lossatlas.clip_loss, (x, short), {"logit_scale": 1.0}, "text_emb"),
+        (lossatlas.siglip_loss, (x, narrow), {"logit_scale": 1.0, "logit_bias": 0.0},
+         "text_emb"),
+        (lossatlas.supervised_contrastive, (x, I.convert(np.zeros(3, np.int64), backend)), {},
+         "labels"),
+        (lossatlas.supervised_contrastive, (x, I.convert(np.zeros(4), backend)), {}, "labels"),
+    ]  # fmt: skip
+    for fn, args, kw, argument in bad_calls:
+        with pytest.raises(LossInputError) as info:
+            fn(*args, **kw)
+        assert info.value.argument == argument, (fn, info.value)

@@ -436,6 +436,9 @@ EXP = "exp"
 # and a bounded one not at all; every other loss must be listed here.
 GROWTH: dict[str, dict[str, tuple[Any, Any]]] = {
     "mse": {"real": (2, 2)},
+    # the similar pair's d^2 / 2 along the pair's offset
+    "contrastive_loss": {"real": (2, 2)},
+    "center_loss": {"real": (2, 2)},
     "rmse": {"real": (1, 1)},
     # linear, but 100 / epsilon = 1e9 per unit at a target of 0: past |x|**1.25 * 100 at the
     # extremes tested (1e30 in float32, 1e300 in float64)
@@ -466,7 +469,7 @@ def growth(loss: Any, params: dict[str, Any]) -> tuple[Any, Any]:
     domain = I.pred_domain(loss, params)
     if domain in GROWTH.get(loss.name, {}):
         return GROWTH[loss.name][domain]
-    props = loss.properties(**I.loss_params(params))
+    props = loss.properties(**I.bindable(loss, params))
     assert props.robust or props.bounded, (
         f"{loss.name} is neither robust nor bounded: add how it grows to GROWTH"
     )
@@ -614,8 +617,8 @@ def test_infinite_logits_give_the_limit(loss, params):
             g_far, h_far = I.analytic(loss, near, "numpy")
             g_farther, _ = I.analytic(loss, further, "numpy")
         else:  # autodiff only: its gradient far out says where the limit is finite
-            g_far, _ = I.autodiff_torch(loss.composed, near)
-            g_farther, _ = I.autodiff_torch(loss.composed, further)
+            g_far, _ = I.autodiff_torch(loss.composed, near, hessian=False)
+            g_farther, _ = I.autodiff_torch(loss.composed, further, hessian=False)
         # a gradient that keeps growing (cross entropy's z-loss, 2 z lse p) has the limit inf
         growing = np.abs(g_farther) > 1.5 * np.abs(g_far)
         g_far = np.where(growing, np.sign(g_far) * np.inf, g_far)
@@ -826,6 +829,7 @@ def poisons(loss: Any, params: dict[str, Any]) -> list[tuple[str, float]]:
         "simplex": (0.0, 1.0),
         "log_probability": (-np.inf, 0.0),
         "log_simplex": (-np.inf,),
+        "cosine": (-1.0, 1.0),  # (finite there: the angular margin losses are bounded)
     }
     out = [(first, v) for v in bounded.get(domain, (np.inf, -np.inf, np.nan))]
     if domain in ("nonnegative", "positive"):
