@@ -11,6 +11,7 @@ from pathlib import Path
 from . import (
     boxes,
     ctc,
+    embeddings,
     imbalance,
     margins,
     multiclass,
@@ -35,6 +36,7 @@ STUDIES: dict[str, Study] = {
         ctc.STUDY,
         segmentation.STUDY,
         boxes.STUDY,
+        embeddings.STUDY,
     )
 }
 
