@@ -415,9 +415,15 @@ def test_bad_inputs_raise():
         with pytest.raises(LossInputError) as info:
             fn()
         assert info.value.argument == argument, (argument, str(info.value))
-    # the cosine head checks the class weights' dimension before forming cosines
-    with pytest.raises(ValueError):
-        lt.ArcFaceLoss(0, 3)
+    # the heads check their sizes and scale when built
+    for build, argument in (
+        (lambda: lt.ArcFaceLoss(0, 3), "num_classes"),
+        (lambda: lt.CosFaceLoss(4, 2.5), "embedding_dim"),
+        (lambda: lt.SphereFaceLoss(4, 3, scale=0.0), "scale"),
+    ):
+        with pytest.raises(LossInputError) as info:
+            build()
+        assert info.value.argument == argument
 
 
 # ---- the heads train --------------------------------------------------------------------------

@@ -1670,7 +1670,7 @@ def test_embeddings_table_is_a_fresh_run(reports) -> None:
     r = _embeddings_rows(report)[spec.label]
     data = embeddings.make_data(0)
     batches, pairs = embeddings.make_batches(data.y_train, 0), embeddings.make_pairs(0)
-    with embeddings._torch_scope() as torch, lossatlas.config.override(check_values=False):
+    with embeddings.torch_scope() as torch, lossatlas.config.override(check_values=False):
         run = embeddings._train(torch, spec, data, batches, pairs, 0)
     c = np.stack([run.e_train[data.y_train == k].mean(axis=0) for k in range(10)])
     pred = [int(np.argmin([np.linalg.norm(e - ck) for ck in c])) for e in run.e_test]

@@ -50,14 +50,18 @@ def _unit_rows(x: torch.Tensor) -> torch.Tensor:
     return torch.where(norm > 0, x / safe, torch.zeros_like(x))
 
 
+def _positive_sizes(owner: str, **sizes: Any) -> None:
+    for arg, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise LossInputError(owner, arg, "a positive integer", repr(value))
+
+
 class _ClassWeights(nn.Module):
     """A (num_classes, embedding_dim) class-weight parameter and the reduction."""
 
     def __init__(self, num_classes: int, embedding_dim: int, reduction: str, name: str) -> None:
         super().__init__()
-        for arg, value in (("num_classes", num_classes), ("embedding_dim", embedding_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{type(self).__name__}: {arg} must be a positive integer")
+        _positive_sizes(type(self).__name__, num_classes=num_classes, embedding_dim=embedding_dim)
         check_reduction(name, reduction)
         self.num_classes = num_classes
         self.embedding_dim = embedding_dim
@@ -196,7 +200,7 @@ class SphereFaceLoss(_ClassWeights):
         super().__init__(num_classes, embedding_dim, reduction, "large_margin_softmax")
         _large_margin_softmax.bind(margin=margin)
         if not scale > 0:
-            raise ValueError("SphereFaceLoss: scale must be positive")
+            raise LossInputError("SphereFaceLoss", "scale", "a number > 0", repr(scale))
         self.margin = margin
         self.scale = scale
 
@@ -256,9 +260,7 @@ class CenterLoss(nn.Module):
 
     def __init__(self, num_classes: int, feat_dim: int, *, reduction: str = "mean") -> None:
         super().__init__()
-        for arg, value in (("num_classes", num_classes), ("feat_dim", feat_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"CenterLoss: {arg} must be a positive integer")
+        _positive_sizes("CenterLoss", num_classes=num_classes, feat_dim=feat_dim)
         check_reduction("center_loss", reduction)
         self.num_classes = num_classes
         self.feat_dim = feat_dim

@@ -51,6 +51,11 @@ def style() -> Iterator[None]:
         yield
 
 
+def palette() -> list[Any]:
+    """Matplotlib's ten category colours (tab10, the default style's cycle), in order."""
+    return list(_matplotlib().colormaps["tab10"].colors)
+
+
 def new_figure(nrows: int = 1, ncols: int = 1, *, size: tuple[float, float]) -> tuple[Any, Any]:
     """A figure (no pyplot state) and its axes (a 2-D array), with a constrained layout."""
     _matplotlib()

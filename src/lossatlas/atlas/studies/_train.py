@@ -68,6 +68,22 @@ def backend_scope(name: str) -> Iterator[Backend]:
         yield Backend(name)
 
 
+@contextlib.contextmanager
+def torch_scope() -> Iterator[Any]:
+    """torch with one intra-op thread (the models of the torch studies are small, and one
+    thread makes their sums the same on every run), the caller's global RNG state restored
+    afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield torch
+    finally:
+        torch.set_num_threads(threads)
+
+
 def progress_bar(iterable: Iterable[Any], *, desc: str, progress: bool, total: int | None = None):
     """A tqdm bar on stderr, or the plain iterable when ``progress`` is False."""
     if not progress:

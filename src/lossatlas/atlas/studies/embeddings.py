@@ -66,8 +66,7 @@ A second figure shows the scores and the accuracy through training.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,8 +76,8 @@ import numpy as np
 import lossatlas
 
 from ._base import Study, StudyReport, sig
-from ._figures import new_figure, save, style
-from ._train import Backend, progress_bar
+from ._figures import new_figure, palette, save, style
+from ._train import Backend, progress_bar, torch_scope
 from .multiclass import stratified_split
 
 NAME = "embeddings"
@@ -105,19 +104,6 @@ COSFACE = {"scale": 16.0, "margin": 0.15}  # additive cosine margin (the paper: 
 CONTRASTIVE_MARGIN = 1.0
 TRIPLET_MARGIN = 1.0
 SUPCON_TEMPERATURE = 0.1
-
-DIGIT_COLORS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -374,21 +360,6 @@ SPECS: tuple[LossSpec, ...] = (
 
 
 # ---- model -----------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _torch_scope() -> Iterator[Any]:
-    """torch with one intra-op thread (the model is small, and one thread makes its sums the
-    same on every run), the caller's global RNG state restored afterwards."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield torch
-    finally:
-        torch.set_num_threads(threads)
-
-
 def make_model(torch: Any) -> Any:
     """Linear(64, HIDDEN) - ReLU - Linear(HIDDEN, HIDDEN) - ReLU - Linear(HIDDEN, 2), float32."""
     nn = torch.nn
@@ -541,7 +512,7 @@ def _run(out: Path, *, seed: int, bk: Backend, progress: bool) -> StudyReport:
     batches = make_batches(data.y_train, seed)
     pairs = make_pairs(seed)
     runs: dict[str, Run] = {}
-    with _torch_scope() as torch, lossatlas.config.override(check_values=False):
+    with torch_scope() as torch, lossatlas.config.override(check_values=False):
         for spec in progress_bar(SPECS, desc=NAME, progress=progress):
             runs[spec.key] = _train(torch, spec, data, batches, pairs, seed)
 
@@ -787,7 +758,8 @@ def _findings(runs: dict[str, Run], data: Digits, seed: int) -> tuple[str, list[
 def _figure_embeddings(out: Path, data: Digits, runs: dict[str, Run]) -> Path:
     n = len(SPECS)
     jitter = np.random.default_rng(4).uniform(1.0 - JITTER, 1.0 + JITTER, data.y_test.size)
-    colors = [DIGIT_COLORS[c] for c in data.y_test]
+    digit_colors = palette()
+    colors = [digit_colors[c] for c in data.y_test]
     cols = min(4, n)
     rows = -(-n // cols)
     with style():
@@ -803,7 +775,7 @@ def _figure_embeddings(out: Path, data: Digits, runs: dict[str, Run]) -> Path:
                 ax.plot(np.cos(t), np.sin(t), color="0.8", lw=0.8, zorder=0)
                 if run.directions is not None:  # the class weights' directions
                     for c, (u, v) in enumerate(_unit(run.directions)):
-                        ax.plot([0.0, 1.2 * u], [0.0, 1.2 * v], color=DIGIT_COLORS[c], lw=0.8)
+                        ax.plot([0.0, 1.2 * u], [0.0, 1.2 * v], color=digit_colors[c], lw=0.8)
             # one collection, in the test set's order: no digit is drawn over all the others
             ax.scatter(e[:, 0], e[:, 1], s=4, c=colors, alpha=0.7, linewidths=0)
             m = run.metrics
@@ -816,7 +788,7 @@ def _figure_embeddings(out: Path, data: Digits, runs: dict[str, Run]) -> Path:
             ax.set_aspect("equal", adjustable="datalim")
             ax.tick_params(labelsize=7)
         handles = [
-            axes[0, 0].scatter([], [], s=25, color=DIGIT_COLORS[c], label=f"digit {c}")
+            axes[0, 0].scatter([], [], s=25, color=digit_colors[c], label=f"digit {c}")
             for c in range(N_CLASSES)
         ]
         fig.legend(handles=handles, loc="outside lower center", ncols=N_CLASSES, frameon=False)

@@ -39,8 +39,6 @@ Metrics, on the held-out test images, with a pixel predicted foreground when its
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +49,7 @@ import lossatlas
 
 from ._base import Study, StudyReport, sig
 from ._figures import new_figure, save, style
-from ._train import Backend, progress_bar
+from ._train import Backend, progress_bar, torch_scope
 
 NAME = "segmentation"
 TITLE = "Segmenting small objects: cross entropy, focal, Dice, Tversky and Lovász losses"
@@ -238,21 +236,6 @@ COLORS = {
 
 
 # ---- model -----------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _torch_scope() -> Iterator[Any]:
-    """torch with one intra-op thread (the model is small, and one thread makes its sums the
-    same on every run), the caller's global RNG state restored afterwards."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield torch
-    finally:
-        torch.set_num_threads(threads)
-
-
 def make_model(torch: Any, prior: float) -> Any:
     """Conv(1, C, 3) - ReLU - Conv(C, C, 3, dilation 2) - ReLU - Conv(C, C, 3, dilation 4) -
     ReLU - Conv(C, 1, 1), 'same' padding, float32; the last bias is ``logit(prior)``."""
@@ -455,7 +438,7 @@ def _run(out: Path, *, seed: int, bk: Backend, progress: bool) -> StudyReport:
     order = np.concatenate([rng.permutation(N_TRAIN) for _ in range(epochs)])
     picks = bootstrap_picks(seed, N_TEST)
     runs: dict[str, Run] = {}
-    with _torch_scope() as torch:
+    with torch_scope() as torch:
         for spec in progress_bar(SPECS, desc=NAME, progress=progress):
             runs[spec.key] = _train(torch, spec, train, test, order, prior, seed, picks, bk)
 
