@@ -81,6 +81,11 @@ NOT_BOOSTED = BoostingHessian(
 #: the margin each kind of angular_margin_softmax takes when ``margin=None``
 DEFAULT_MARGINS = {"arcface": 0.5, "cosface": 0.35, "sphereface": 4}
 KINDS = tuple(DEFAULT_MARGINS)
+#: the target of every loss here: one class index per sample
+CLASS_TARGET = Input(
+    "target", "*b", "class_index", dtype="index", differentiable=False,
+    doc="class indices in [0, C)",
+)  # fmt: skip
 
 
 # ---- shared pieces ---------------------------------------------------------------------------
@@ -209,14 +214,7 @@ class LargeMarginSoftmax(Loss):
             Input(
                 "class_weights", "C D", "real", doc="the class weights W (C, D), one row a class"
             ),
-            Input(
-                "target",
-                "*b",
-                "class_index",
-                dtype="index",
-                differentiable=False,
-                doc="class indices in [0, C)",
-            ),
+            CLASS_TARGET,
         ),
         output="*b",
         target_domain="class_index",  # (the second input is the shared class weights)
@@ -345,14 +343,7 @@ class AngularMarginSoftmax(Loss):
         references=(DENG_2019, WANG_2018, LIU_2017),
         inputs=(
             Input("cosine", "*b C", "cosine", doc="cosine logits (*b, C) in [-1, 1]"),
-            Input(
-                "target",
-                "*b",
-                "class_index",
-                dtype="index",
-                differentiable=False,
-                doc="class indices in [0, C)",
-            ),
+            CLASS_TARGET,
         ),
         output="*b",
         elementwise=False,
@@ -502,14 +493,7 @@ class CenterLoss(Loss):
         references=(WEN_2016,),
         inputs=(
             Input("features", "*b D", "real", doc="the embeddings x (*b, D)"),
-            Input(
-                "target",
-                "*b",
-                "class_index",
-                dtype="index",
-                differentiable=False,
-                doc="class indices in [0, C)",
-            ),
+            CLASS_TARGET,
             Input("centers", "C D", "real", doc="the class centres (C, D), one row a class"),
         ),
         output="*b",
