@@ -101,15 +101,6 @@ def watched(browser):
     page.close()
 
 
-@pytest.fixture(scope="module")
-def reused(browser):
-    """One page for the page-by-page checks (a context per page took most of their time);
-    each test clears what it records first."""
-    page = Watched(browser)
-    yield page
-    page.close()
-
-
 def visible_rows(page, table: str) -> list[str]:
     return page.evaluate(
         """(table) => Array.from(document.querySelectorAll(`#${table} tr[data-family]`))
@@ -120,10 +111,7 @@ def visible_rows(page, table: str) -> list[str]:
 
 
 @pytest.mark.parametrize("rel", PAGES)
-def test_page_loads_cleanly(root, reused, rel):
-    watched = reused
-    watched.problems.clear()
-    watched.requests.clear()
+def test_page_loads_cleanly(root, watched, rel):
     watched.open(root / rel)
     page = watched.page
     images = page.evaluate(
